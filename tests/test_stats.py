@@ -1,0 +1,151 @@
+"""Unit tests of the statistical engine's mechanics (its error rates: test_calibration)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from scipy import stats as scipy_stats
+
+from verify import stats
+from verify.distributions import NORMAL, UNIFORM
+from verify.stats import CheckResult, Policy, Verdict
+
+
+def test_sample_size_is_the_smallest_that_meets_the_power_target():
+    n = stats.variance_sample_size()
+    assert stats.variance_min_detectable_effect(n) <= 0.01
+    assert stats.variance_min_detectable_effect(int(n * 0.99)) > 0.01
+    # direct power at the target effect, both directions
+    assert stats.variance_power(n, 0.01, alpha=1e-9) >= 0.99
+    assert stats.variance_power(n, -0.01, alpha=1e-9) >= 0.99
+
+
+def test_power_at_zero_effect_is_the_size():
+    assert stats.variance_power(10_000, 0.0, alpha=0.01) == pytest.approx(0.01, rel=1e-6)
+    assert stats.variance_power(10_000, 0.0, alpha=0.01, kurtosis=1.8, gaussian=False) == (
+        pytest.approx(0.01, rel=1e-6))
+
+
+def test_lighter_tails_need_fewer_samples():
+    uniform = stats.variance_sample_size(kurtosis=1.8, gaussian=False)
+    normal = stats.variance_sample_size(kurtosis=3.0, gaussian=False)
+    laplace = stats.variance_sample_size(kurtosis=6.0, gaussian=False)
+    assert uniform < normal < laplace
+    # Var[s^2] / sigma^4 ~ (kappa - 1) / n: the sizes scale with kappa - 1
+    assert uniform / normal == pytest.approx(0.8 / 2.0, rel=0.01)
+
+
+def test_policy_classifies_pvalues():
+    policy = Policy()
+    assert policy.classify(0.5) is Verdict.PASS
+    assert policy.classify(1e-4) is Verdict.SUSPICIOUS
+    assert policy.classify(1e-10) is Verdict.FAIL
+    assert policy.classify(math.nan) is Verdict.FAIL
+    with pytest.raises(ValueError):
+        Policy(alpha=0.1, suspicious=0.01)
+
+
+def _result(pvalue: float) -> CheckResult:
+    return CheckResult("fake", 1.0, 1.0, (1.0, 1.0), 0.0, pvalue, 10, 0.0, "relative",
+                       Policy().classify(pvalue))
+
+
+def test_resolve_redraws_larger_samples_while_suspicious():
+    sizes, pvalues = [], iter([1e-5, 0.4])
+
+    def draw(n, rng):
+        sizes.append(n)
+        return np.zeros(n)
+
+    result = stats.resolve(lambda x: _result(next(pvalues)), draw, 100,
+                           np.random.default_rng(0))
+    assert result.verdict is Verdict.PASS and result.attempts == 2
+    assert sizes == [100, 400]
+
+
+def test_resolve_stops_after_the_last_resample():
+    result = stats.resolve(lambda x: _result(1e-5), lambda n, rng: np.zeros(n), 10,
+                           np.random.default_rng(0))
+    assert result.verdict is Verdict.SUSPICIOUS
+    assert result.attempts == Policy().max_resamples + 1
+
+
+def test_resolve_uses_a_given_first_result_without_drawing():
+    def draw(n, rng):
+        raise AssertionError("should not draw")
+
+    result = stats.resolve(lambda x: _result(0.5), draw, 10, np.random.default_rng(0),
+                           first=_result(0.5))
+    assert result.attempts == 1
+
+
+def test_shape_test_matches_scipy_kstest():
+    x = np.random.default_rng(1).standard_normal(5000) * 1.02
+    ours = stats.shape_test(x, NORMAL.cdf(1.0))
+    theirs = scipy_stats.kstest(x, scipy_stats.norm.cdf)
+    assert ours.statistic == pytest.approx(theirs.statistic, rel=1e-12)
+    assert ours.pvalue == pytest.approx(theirs.pvalue, rel=1e-6)
+
+
+def test_exact_variance_test_matches_the_chi_square_law():
+    x = np.random.default_rng(2).standard_normal(50) * 1.3
+    result = stats.variance_test(x, 1.0, gaussian=True)
+    statistic = 49 * np.var(x, ddof=1)
+    assert result.statistic == pytest.approx(statistic)
+    assert result.pvalue == pytest.approx(2 * scipy_stats.chi2.sf(statistic, 49))
+    low, high = result.interval
+    assert low < np.var(x, ddof=1) < high
+
+
+def test_support_test_fails_samples_outside_the_bound():
+    x = UNIFORM.sample(np.random.default_rng(3), 10_000, 1.0)
+    x[17] = 2.0
+    result = stats.support_test(x, UNIFORM.law(1.0))
+    assert result.verdict is Verdict.FAIL and "outside" in result.detail
+
+
+def test_support_test_fails_a_clamped_normal():
+    x = np.clip(np.random.default_rng(4).standard_normal(200_000), -3, 3)
+    assert stats.support_test(x, NORMAL.law(1.0)).verdict is Verdict.FAIL
+
+
+def test_support_test_fails_a_uniform_that_does_not_reach_its_bound():
+    x = np.random.default_rng(5).uniform(-0.99, 0.99, 100_000)
+    assert stats.support_test(x, UNIFORM.law(1 / math.sqrt(3))).verdict is Verdict.FAIL
+
+
+def test_support_test_accepts_float32_samples_rounded_onto_the_bound():
+    bound = math.sqrt(3)
+    x = np.random.default_rng(6).uniform(-bound, bound, 1000).astype(np.float32)
+    x[0] = np.float32(bound)  # rounds above the float64 bound
+    assert stats.support_test(x, UNIFORM.law(1.0)).verdict is not Verdict.FAIL
+
+
+def test_independence_test_finds_repeated_rows_and_shared_scales():
+    rng = np.random.default_rng(7)
+    iid = rng.standard_normal((200, 300))
+    assert stats.independence_test(iid).verdict is Verdict.PASS
+    repeated = np.repeat(rng.standard_normal((100, 300)), 2, axis=0)
+    assert stats.independence_test(repeated).verdict is Verdict.FAIL
+    scaled = rng.standard_normal((200, 300)) * rng.exponential(size=(200, 1))
+    assert stats.independence_test(scaled).verdict is Verdict.FAIL
+
+
+def test_replicate_test_with_zero_expectation_measures_effects_in_sd():
+    values = np.random.default_rng(8).standard_normal(1000) * 0.1
+    result = stats.replicate_test(values, 0.0, scale=2.0)
+    assert result.effect_unit == "sd"
+    assert result.min_detectable_effect == pytest.approx(
+        (scipy_stats.t.isf(0.5e-9, 999) + scipy_stats.t.isf(0.01, 999))
+        * values.std(ddof=1) / math.sqrt(1000) / 2.0)
+
+
+def test_results_serialize_to_json():
+    result = stats.variance_test(np.ones(10) + np.arange(10), 1.0, gaussian=False)
+    text = json.dumps(result.to_dict())
+    assert json.loads(text)["verdict"] in ("pass", "suspicious", "fail")
+    support = stats.support_test(np.arange(10.0), NORMAL.law(1.0))
+    json.dumps(support.to_dict())  # NaN effect sizes must not break JSON
