@@ -1,0 +1,39 @@
+"""Shared pytest set-up: hypothesis profiles, the run seed, the calibration summary.
+
+Profiles (choose with ``--hypothesis-profile NAME``; default ``dev``):
+
+* ``ci``: derandomized, so a CI run is reproducible; 20 examples per property
+  (statistical properties use a fifth of that, each example being a full
+  statistical check);
+* ``dev``: the same budget, randomized;
+* ``thorough``: 500 examples per property, randomized.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+from verify.seeding import run_seed
+
+_COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
+settings.register_profile("ci", max_examples=20, derandomize=True, database=None, **_COMMON)
+settings.register_profile("dev", max_examples=20, **_COMMON)
+settings.register_profile("thorough", max_examples=500, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+def pytest_report_header(config) -> str:
+    return f"verify run seed: {run_seed()} (set VERIFY_SEED to change)"
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print the observed error rates the calibration tests recorded (works under xdist,
+    which carries ``user_properties`` back with each report)."""
+    lines = [value for outcome in ("passed", "failed")
+             for report in terminalreporter.stats.get(outcome, [])
+             for name, value in getattr(report, "user_properties", ()) if name == "calibration"]
+    if lines:
+        terminalreporter.section("calibration of the statistical engine")
+        for line in sorted(lines):
+            terminalreporter.write_line(line)
