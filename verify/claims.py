@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from hypothesis import strategies as st
@@ -378,13 +378,14 @@ def check_standard_uniform(case: DepthCase, seed: int, policy: Policy = DEFAULT_
 
 
 def check_fixed_variance(case: DepthCase, seed: int, policy: Policy = DEFAULT_POLICY, *,
-                         claimed_growth: Callable[[int], float] = lambda n: n * 1.0**2):
+                         claimed_growth: Callable[[int], float] = float):
     """Standard normal weights: each layer multiplies ``||z||^2`` by ``n sigma^2 = n``.
 
     Exact design: given ``z_l``, the entries of ``W z_l / ||z_l||`` are iid ``N(0,
     sigma^2)`` (rotation invariance), so pooled over layers and replicates they are an
     iid Gaussian sample whose variance is the growth per layer divided by ``n``.
-    ``claimed_growth(n)`` is the claimed per-layer factor (``n`` by the claim).
+    ``claimed_growth(n)`` is the claimed per-layer factor: ``n sigma^2 = n`` by the
+    claim (the default, ``float(n)``).
     """
     n, depth = case.width, case.depth
     rng = np.random.default_rng(seed)
@@ -402,10 +403,8 @@ def check_fixed_variance(case: DepthCase, seed: int, policy: Policy = DEFAULT_PO
     result = stats.variance_test(normalized, claimed_growth(n) / n, gaussian=True, policy=policy,
                                  name="per-layer growth / n")
     mean_log = float(log_growth.mean())
-    yield CheckResult(
-        result.name, result.estimate, result.expected, result.interval, result.statistic,
-        result.pvalue, result.n, result.min_detectable_effect, result.effect_unit,
-        result.verdict,
+    yield replace(
+        result,
         detail=(f"{result.detail}; mean log10 ||z_L||^2/||z_0||^2 = {mean_log:.2f} over "
                 f"{depth} layers, (n sigma^2)^L predicts log10 E = {depth * math.log10(n):.2f}"),
     )

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 
 from verify import claims as claims_module
-from verify.seeding import run_seed
+from verify.seeding import DEFAULT_SEED, run_seed
 from verify.stats import DEFAULT_POLICY
 from verify.versions import versions
 
@@ -28,26 +28,19 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"--seed takes a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"--seed takes a non-negative integer, got {value}")
-    return value
+def _integer(minimum: int, what: str):
+    """An argparse type: an integer of at least ``minimum``, described as ``what``."""
 
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+    return parse
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -57,13 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     claims = commands.add_parser(
         "claims", help="test the textbook's claims and print a verdict for each",
         description="Test the claims of CLAIMS.md: hypothesis draws the cases, each case runs "
-        "statistical checks of size 1e-9 and power 0.99 against a 1%% error.",
+        "statistical checks of size 1e-9 and power 0.99 against a 1% error.",
     )
     claims.add_argument("--only", nargs="+", metavar="ID", help="run only these claim IDs")
     claims.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    claims.add_argument("--seed", type=_seed, default=None,
-                        help="the run's seed (default: $VERIFY_SEED or %(default)s)")
-    claims.add_argument("--examples", type=_positive, default=claims_module.Context.max_examples,
+    claims.add_argument("--seed", type=_integer(0, "a non-negative integer"), default=None,
+                        help=f"the run's seed (default: $VERIFY_SEED, else {DEFAULT_SEED})")
+    claims.add_argument("--examples", type=_integer(1, "a positive integer"),
+                        default=claims_module.Context.max_examples,
                         help="hypothesis examples per exploration (default: %(default)s)")
     claims.add_argument("--list", action="store_true", help="list the claim IDs and exit")
     return parser

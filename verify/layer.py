@@ -23,12 +23,12 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from verify import stats
+from verify.conformance import Sampler
 from verify.distributions import Family
 from verify.stats import DEFAULT_POLICY, CheckResult, Policy
 
 Draw = Callable[[np.random.Generator, int], np.ndarray]
 """``draw(rng, count)``: ``count`` independent blocks, stacked on a leading axis."""
-Sampler = Callable[[tuple[int, ...], int], np.ndarray]
 
 ACTIVATIONS = ("identity", "relu", "leaky_relu")
 
@@ -36,7 +36,6 @@ PILOT_REPLICATES = 64
 DEFAULT_BUDGET = 2**27
 """At most this many random numbers per measurement (about 1 s): a design that would
 need more runs with fewer replicates and reports its larger minimum detectable effect."""
-_BLOCK_NUMBERS = 2**15  # random numbers per replicate the design aims at
 _CHUNK_NUMBERS = 2**22  # random numbers generated at once
 
 
