@@ -157,6 +157,16 @@ class SchemeCase:
 
 
 @dataclass(frozen=True)
+class BoundCase:
+    """The half-width ``a`` of ``U(-a, a)``."""
+
+    a: float
+
+    def describe(self) -> str:
+        return f"a={self.a:.6g}"
+
+
+@dataclass(frozen=True)
 class DepthCase:
     width: int
     depth: int
@@ -318,8 +328,8 @@ def check_he(case: SchemeCase, seed: int, policy: Policy = DEFAULT_POLICY):
     )
 
 
-def check_uniform_moments(bound: float, seed: int, policy: Policy = DEFAULT_POLICY):
-    a = bound
+def check_uniform_moments(case: BoundCase, seed: int, policy: Policy = DEFAULT_POLICY):
+    a = case.a
     density = 1 / (2 * a)
     mean, _ = integrate.quad(lambda x: x * density, -a, a)
     second, _ = integrate.quad(lambda x: x * x * density, -a, a)
@@ -522,7 +532,7 @@ def decide_moments_only(ctx: Context) -> Decision:
 
 
 def decide_uniform_moments(ctx: Context) -> Decision:
-    bounds = st.floats(1e-3, 1e3, allow_nan=False)
+    bounds = st.builds(BoundCase, st.floats(1e-3, 1e3, allow_nan=False))
     return _verdict_if_all_hold([
         _explore(ctx, "uniform.moments", "U(-a, a)", bounds,
                  lambda a, s: check_uniform_moments(a, s, ctx.policy)),

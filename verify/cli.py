@@ -127,12 +127,13 @@ def render_table(results: Sequence[claims_module.ClaimResult], seed: int, elapse
     checks = sum(r.statistical_checks for r in results)
     alpha = DEFAULT_POLICY.alpha
     lines.append("")
-    lines.append(wrap.fill(
+    lines.append(textwrap.fill(
         f"{len(results)} claims, {checks} statistical checks, each of size {alpha:g} and power "
         f"{DEFAULT_POLICY.power:g} against a {DEFAULT_POLICY.effect:.0%} error (where the budget "
         f"allows; each check reports its minimum detectable effect). Family-wise false-alarm "
-        f"probability <= {checks * alpha * 1.001:.2g}. Seed {seed}; {elapsed:.0f} s."
-    ).strip())
+        f"probability <= {checks * alpha * 1.001:.2g}. Seed {seed}; {elapsed:.0f} s.",
+        width=100,
+    ))
     return "\n".join(lines)
 
 
