@@ -128,7 +128,8 @@ def render_table(results: Sequence[claims_module.ClaimResult], seed: int, elapse
     alpha = DEFAULT_POLICY.alpha
     lines.append("")
     lines.append(textwrap.fill(
-        f"{len(results)} claims, {checks} statistical checks, each of size {alpha:g} and power "
+        f"{len(results)} claim{'' if len(results) == 1 else 's'}, {checks} statistical checks, "
+        f"each of size {alpha:g} and power "
         f"{DEFAULT_POLICY.power:g} against a {DEFAULT_POLICY.effect:.0%} error (where the budget "
         f"allows; each check reports its minimum detectable effect). Family-wise false-alarm "
         f"probability <= {checks * alpha * 1.001:.2g}. Seed {seed}; {elapsed:.0f} s.",
