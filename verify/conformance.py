@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from verify import stats
+from verify.laws import StatisticalClaim, claim_cdf, claim_is_gaussian
 from verify.schemes import InitSpec
 from verify.stats import DEFAULT_POLICY, CheckResult, Policy, Verdict
 
@@ -47,7 +48,7 @@ def overall_verdict(results: Sequence[CheckResult]) -> Verdict:
 class ShapeCheck:
     """The battery's results for one shape."""
 
-    spec: InitSpec
+    claim: StatisticalClaim
     shape: tuple[int, ...]
     results: tuple[CheckResult, ...]
 
@@ -65,14 +66,14 @@ class ShapeCheck:
         return [r for r in self.results if r.verdict is not Verdict.PASS]
 
     def summary(self) -> str:
-        lines = [f"{self.spec.describe()} shape={self.shape}: {self.verdict}"]
+        lines = [f"{self.claim.describe()} shape={self.shape}: {self.verdict}"]
         lines += [f"  {r.summary()}" for r in self.results]
         return "\n".join(lines)
 
 
 def check_shape(
     sampler: Sampler,
-    spec: InitSpec,
+    claim: StatisticalClaim,
     shape: tuple[int, ...],
     *,
     seed: int,
@@ -82,15 +83,21 @@ def check_shape(
 ) -> ShapeCheck:
     """Run the whole battery on tensors of ``shape`` drawn from ``sampler``.
 
-    The claimed law is ``spec``'s distribution with ``spec``'s variance at ``shape``,
-    or with ``variance`` when given (a test's own, independently computed value).
+    The claimed law is ``claim.law(shape)``; for a scheme (``InitSpec``) a test may
+    pass its own, independently computed ``variance`` instead of the scheme's.
     """
     shape = tuple(int(d) for d in shape)
-    variance = spec.variance(shape) if variance is None else float(variance)
-    family = spec.family
-    law = family.law(math.sqrt(variance))
-    gaussian = spec.dist == "normal"
-    target = stats.variance_sample_size(policy=policy, kurtosis=family.kurtosis, gaussian=gaussian)
+    if variance is not None and isinstance(claim, InitSpec):
+        family = claim.family
+        law = family.law(math.sqrt(variance))
+        cdf = family.cdf(math.sqrt(variance))
+    else:
+        law = claim.law(shape)
+        cdf = claim_cdf(claim, shape)
+    mean, variance = float(law.mean()), float(law.var())
+    kurtosis = float(law.stats(moments="k")) + 3.0
+    gaussian = claim_is_gaussian(claim)
+    target = stats.variance_sample_size(policy=policy, kurtosis=kurtosis, gaussian=gaussian)
     first_size = min(target, max_calls * math.prod(shape))
     rng = np.random.default_rng(seed)
 
@@ -101,10 +108,10 @@ def check_shape(
         return tensors
 
     tests: list[Callable[[np.ndarray], CheckResult]] = [
-        lambda x: stats.mean_test(x, policy=policy),
+        lambda x: stats.mean_test(x, mean, policy=policy),
         lambda x: stats.variance_test(x, variance, gaussian=gaussian, policy=policy),
         lambda x: stats.support_test(x, law, policy=policy),
-        lambda x: stats.shape_test(x, family.cdf(math.sqrt(variance)), policy=policy),
+        lambda x: stats.shape_test(x, cdf, policy=policy),
         lambda x: stats.independence_test(x, policy=policy),
     ]
     sample = draw(first_size, rng)
@@ -112,7 +119,7 @@ def check_shape(
         stats.resolve(test, draw, sample.size, rng, policy=policy, first=test(sample))
         for test in tests
     )
-    return ShapeCheck(spec, shape, results)
+    return ShapeCheck(claim, shape, results)
 
 
 def variance_check(

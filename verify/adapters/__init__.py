@@ -1,0 +1,72 @@
+"""Adapters: each turns one library's calling convention into the sampler protocol.
+
+A :class:`Target` is what every check consumes: ``target.sample(shape, seed)``
+returns a NumPy array of ``shape`` (in the target's own ``layout``), drawn with a
+seed the adapter passes to the library's own random generator. The adapter, not
+the check, knows how to call the library: fill a ``torch.Tensor`` in place, call a
+JAX initializer with a key, build a layer and read its kernel, ...
+
+An adapter that finds a broken contract (an in-place function that does not fill
+its tensor, a wrong shape or dtype) raises :class:`ContractError`; the check
+records it as a failed check, with the adapter's message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from verify.fans import Layout
+
+Sampler = Callable[[tuple[int, ...], int], np.ndarray]
+
+
+class LibraryMissing(Exception):
+    """The library an adapter needs is not installed: ``str(error)`` says which."""
+
+
+class ContractError(Exception):
+    """The initializer broke its calling contract; ``check`` names which check failed."""
+
+    def __init__(self, check: str, message: str) -> None:
+        super().__init__(message)
+        self.check = check
+
+
+@dataclass(frozen=True)
+class Target:
+    """An initializer, wrapped as a sampler.
+
+    ``reproduce`` is a Python snippet, with ``{shape}`` and ``{seed}`` placeholders,
+    that makes one tensor the way ``sample`` does: failures quote it.
+    """
+
+    name: str
+    library: str
+    sample: Sampler
+    layout: Layout = "oihw"
+    reproduce: str = ""
+
+    def __call__(self, shape: tuple[int, ...], seed: int) -> np.ndarray:
+        return self.sample(shape, seed)
+
+
+def require(module: str, library: str | None = None):
+    """Import ``module`` or raise :class:`LibraryMissing` with an install hint."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        extra = library or module.split(".")[0]
+        raise LibraryMissing(
+            f"{module} is not installed ({error}); install it with "
+            f"pip install -c constraints.txt -e \".[{extra}]\""
+        ) from None
+
+
+def seed32(seed: int) -> int:
+    """A seed folded to 32 bits, for libraries whose seeds are 32-bit."""
+    return int(np.random.SeedSequence(seed).generate_state(1)[0])

@@ -1,0 +1,117 @@
+"""What an initializer claims to draw, as something a check can test at any shape.
+
+* :class:`verify.schemes.InitSpec`: a variance-scaling scheme (LeCun, Glorot, He)
+  in a distribution; the law depends on the shape through the fans.
+* :class:`FixedLaw`: a law that does not depend on the shape, e.g. ``N(0, 0.05^2)``
+  or ``U(0, 1)`` (``torch.nn.init.normal_``, ``keras.initializers.RandomUniform``).
+* :class:`Orthogonal`: a (scaled) orthogonal matrix after flattening.
+* :class:`Exact`: a deterministic tensor (zeros, ones, a constant, the identity).
+
+A *statistical* claim (the first two) provides ``law(shape)``, ``cdf(shape)`` and
+``gaussian``; the battery of :mod:`verify.conformance` tests it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy import stats
+
+from verify.fans import Layout
+from verify.schemes import InitSpec
+
+
+@dataclass(frozen=True, eq=False)
+class FixedLaw:
+    """A shape-independent law, given as a ``scipy.stats`` frozen distribution."""
+
+    distribution: stats.rv_continuous = field(repr=False)
+    label: str
+    gaussian: bool = False
+
+    def law(self, shape: tuple[int, ...]) -> stats.rv_continuous:
+        return self.distribution
+
+    def cdf(self, shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
+        return self.distribution.cdf
+
+    def describe(self) -> str:
+        return self.label
+
+
+def normal(std: float, mean: float = 0.0) -> FixedLaw:
+    return FixedLaw(stats.norm(mean, std), f"N({mean:g}, {std:g}^2)", gaussian=True)
+
+
+def uniform(low: float, high: float) -> FixedLaw:
+    return FixedLaw(stats.uniform(low, high - low), f"U({low:g}, {high:g})")
+
+
+def truncated_normal(std: float, low: float, high: float, mean: float = 0.0) -> FixedLaw:
+    """``N(mean, std^2)`` truncated to ``[low, high]`` (absolute bounds, no variance
+    correction), as ``torch.nn.init.trunc_normal_`` documents."""
+    law = stats.truncnorm((low - mean) / std, (high - mean) / std, loc=mean, scale=std)
+    return FixedLaw(law, f"N({mean:g}, {std:g}^2) truncated to [{low:g}, {high:g}]")
+
+
+@dataclass(frozen=True)
+class Orthogonal:
+    """``W`` flattened to a matrix is orthogonal: ``W W^T = gain^2 I`` (rows <= columns)
+    or ``W^T W = gain^2 I`` (rows > columns).
+
+    ``rows``: ``"first"`` flattens ``(shape[0], prod(shape[1:]))`` (PyTorch, MLX);
+    ``"last"`` flattens ``(prod(shape[:-1]), shape[-1])`` (JAX, Keras: the last axis
+    is the column axis).
+    """
+
+    gain: float = 1.0
+    rows: str = "first"
+
+    def matrix(self, tensor: np.ndarray) -> np.ndarray:
+        if self.rows == "first":
+            return tensor.reshape(tensor.shape[0], -1)
+        return tensor.reshape(-1, tensor.shape[-1])
+
+    def describe(self) -> str:
+        return f"orthogonal(gain={self.gain:g}, rows={self.rows})"
+
+
+@dataclass(frozen=True, eq=False)
+class Exact:
+    """A deterministic tensor: ``expected(shape)`` gives it."""
+
+    expected: Callable[[tuple[int, ...]], np.ndarray] = field(repr=False)
+    label: str
+
+    def describe(self) -> str:
+        return self.label
+
+
+def constant(value: float) -> Exact:
+    return Exact(lambda shape: np.full(shape, value, dtype=np.float64), f"constant {value:g}")
+
+
+Claim = InitSpec | FixedLaw | Orthogonal | Exact
+StatisticalClaim = InitSpec | FixedLaw
+
+
+def is_statistical(claim: Claim) -> bool:
+    return isinstance(claim, InitSpec | FixedLaw)
+
+
+def claim_cdf(claim: StatisticalClaim, shape: tuple[int, ...]):
+    """The claimed CDF at ``shape``, using the fast closed forms where they exist."""
+    if isinstance(claim, InitSpec):
+        return claim.family.cdf(math.sqrt(claim.variance(shape)))
+    return claim.cdf(shape)
+
+
+def claim_is_gaussian(claim: StatisticalClaim) -> bool:
+    return claim.dist == "normal" if isinstance(claim, InitSpec) else claim.gaussian
+
+
+def claim_layout(claim: Claim) -> Layout | None:
+    return claim.layout if isinstance(claim, InitSpec) else None
