@@ -87,3 +87,150 @@ def test_every_claim_gets_a_computed_verdict():
     expected["linear.variance"] = "holds-with-conditions"
     expected["he.variance.erratum"] = expected["glorot.uniform-bound.erratum"] = "erratum"
     assert verdicts == expected
+
+
+# --- check and conformance --------------------------------------------------------------
+
+USER_MODULE = '''
+import math, time
+import numpy as np
+import torch
+
+def he(tensor, generator=None):
+    fan_in = tensor.shape[1] * math.prod(tensor.shape[2:])
+    return tensor.normal_(0, math.sqrt(2 / fan_in), generator=generator)
+
+def he_numpy(shape, rng):
+    fan_in = shape[1] * math.prod(shape[2:])
+    return rng.standard_normal(shape).astype(np.float32) * math.sqrt(2 / fan_in)
+
+def swapped(shape, rng):
+    fan_out = shape[0] * math.prod(shape[2:])
+    return rng.standard_normal(shape).astype(np.float32) * math.sqrt(2 / fan_out)
+
+def raises(tensor, generator=None):
+    raise RuntimeError("boom")
+
+def wrong_shape(shape, rng):
+    return np.zeros(shape[:-1], dtype=np.float32)
+
+def nans(tensor, generator=None):
+    return tensor.fill_(float("nan"))
+
+def copies(tensor, generator=None):
+    return torch.randn(tensor.shape)
+
+def hangs(tensor, generator=None):
+    while True:
+        time.sleep(0.01)
+
+not_callable = 3
+'''
+
+
+@pytest.fixture
+def user_env(tmp_path):
+    import os
+
+    (tmp_path / "userinit.py").write_text(USER_MODULE)
+    return {**os.environ, "PYTHONPATH": str(tmp_path)}
+
+
+def test_check_a_conforming_user_initializer(user_env):
+    result = run("check", "userinit:he", "--scheme", "he", "--dist", "normal", "--examples", "2",
+                 "--json", env=user_env)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["verdict"] == "pass" and document["counterexample"] is None
+    assert {"verdict", "checks", "counterexample", "seed", "versions"} <= document.keys()
+    names = {check["name"] for check in document["checks"]}
+    assert {"mean", "variance", "support", "shape", "independence", "fresh draws"} <= names
+    for check in document["checks"]:
+        assert {"name", "estimate", "interval", "pvalue", "n", "verdict"} <= check.keys()
+
+
+def test_check_the_numpy_api(user_env):
+    result = run("check", "userinit:he_numpy", "--api", "numpy", "--scheme", "he", "--dist",
+                 "normal", "--examples", "2", env=user_env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_check_reports_the_minimal_failing_shape_and_a_command_that_replays_it(user_env):
+    result = run("check", "userinit:swapped", "--api", "numpy", "--scheme", "he", "--dist",
+                 "normal", "--examples", "6", "--json", env=user_env)
+    assert result.returncode == 1, result.stderr
+    counterexample = json.loads(result.stdout)["counterexample"]
+    shape = counterexample["shape"]
+    assert shape[0] != shape[1]
+    replay = counterexample["reproduce"].split()
+    assert replay[:3] == ["python", "-m", "verify"]
+    again = run(*replay[3:], "--json", env=user_env)
+    assert again.returncode == 1
+    assert json.loads(again.stdout)["counterexample"]["shape"] == shape
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("userinit:raises",), "RuntimeError: boom"),
+        (("userinit:wrong_shape", "--api", "numpy"), "returned"),
+        (("userinit:nans",), "NaN"),
+        (("userinit:copies",), "new tensor instead of filling"),
+        (("userinit:hangs", "--timeout", "1"), "took longer than 1 s"),
+        (("userinit:not_callable",), "not a callable"),
+        (("nosuchmodule:init",), "cannot import module"),
+        (("userinit:he", "--gain", "-1"), "gain must be a positive finite"),
+        (("userinit:he", "--gain", "nan"), "gain must be a positive finite"),
+        (("userinit:he", "--kwargs", "{oops"), "not valid JSON"),
+        (("userinit:he", "--kwargs", "[1]"), "JSON object"),
+        (("userinit:he", "--shape", "5"), "2 to 5 positive dimensions"),
+        (("userinit:he", "--shape", "0,3"), "2 to 5 positive dimensions"),
+        (("userinit:he", "--shape", "100000,100000"), "above the cap"),
+    ],
+)
+def test_check_bad_input_is_one_line_and_exit_2(user_env, args, message):
+    result = run("check", *args[:1], "--scheme", "he", "--dist", "normal", *args[1:],
+                 env=user_env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    error_lines = [line for line in result.stderr.splitlines() if line.startswith("error")]
+    assert len(error_lines) == 1 and message in error_lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_check_needs_a_claim_for_a_user_target(user_env):
+    result = run("check", "userinit:he", env=user_env)
+    assert result.returncode == 2 and "--scheme and --dist" in result.stderr
+
+
+def test_check_refuses_an_unknown_scheme(user_env):
+    result = run("check", "userinit:he", "--scheme", "xavier", "--dist", "normal", env=user_env)
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_check_a_catalog_entry_uses_its_documented_claim():
+    result = run("check", "torch:xavier_uniform_", "--examples", "2", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["claim"].startswith("glorot-uniform")
+
+
+@pytest.mark.slow
+def test_conformance_lists_every_entry_with_a_verdict():
+    pytest.importorskip("sklearn")
+    result = run("conformance", "--library", "sklearn", "--examples", "1", "--json")
+    rows = json.loads(result.stdout)
+    assert result.returncode in (0, 1), result.stderr
+    assert rows and all({"target", "verdict"} <= row.keys() for row in rows)
+    assert all(row["verdict"] in ("pass", "fail", "suspicious", "error") for row in rows)
+
+
+def test_missing_libraries_are_listed_as_skipped(tmp_path, monkeypatch):
+    from verify import catalog
+
+    (tmp_path / "fake_adapter.py").write_text(
+        "from verify.adapters import require\n"
+        "def entries():\n    require('no_such_library_for_tests')\n    return []\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setitem(catalog.LIBRARIES, "fake", "fake_adapter")
+    found = catalog.load(["fake"])
+    assert found.entries == [] and "no_such_library_for_tests" in found.skipped["fake"]

@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 
 from verify.adapters import LibraryMissing, Target
+from verify.conformance import DEFAULT_MAX_CALLS
 from verify.laws import Claim
 
 LIBRARIES: dict[str, str] = {
     "torch": "verify.adapters.torch",
-    "numpy": "verify.adapters.numpy",
     "jax": "verify.adapters.jax",
     "flax": "verify.adapters.flax",
     "keras": "verify.adapters.keras",
@@ -43,7 +43,9 @@ class Entry:
     ``shapes`` builds the hypothesis strategy of weight shapes this initializer
     accepts (default: 2-D to 5-D shapes in the target's layout). ``kind`` says what
     the entry is: ``function`` (a public initializer) or ``layer`` (a layer's
-    default initialization).
+    default initialization). ``max_calls`` caps the calls per shape for initializers
+    that are slow to call (building a layer): tiny shapes then get a larger, reported,
+    minimum detectable effect.
     """
 
     name: str
@@ -55,6 +57,7 @@ class Entry:
     shapes: Callable[[], st.SearchStrategy[tuple[int, ...]]] | None = field(
         default=None, repr=False)
     convention: str = ""
+    max_calls: int = DEFAULT_MAX_CALLS
 
 
 @dataclass

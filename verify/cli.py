@@ -1,4 +1,4 @@
-"""The command line: ``python -m verify claims [--only ID ...] [--json]``.
+"""The command line: ``python -m verify claims|check|conformance``.
 
 Exit status: 0 when the run completed (a claim that fails is a result, not an
 error), 2 for bad usage, with one line on stderr saying what to do.
@@ -8,14 +8,26 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Sequence
 
+from hypothesis import strategies as st
+
 from verify import claims as claims_module
+from verify.adapters import ContractError, LibraryMissing
+from verify.catalog import LIBRARIES
+from verify.conformance import DEFAULT_MAX_CALLS
+from verify.conformance import TargetError as TargetErrorType
+from verify.distributions import INIT_FAMILIES
+from verify.fans import LAYOUTS
+from verify.schemes import MODES, SCHEMES
 from verify.seeding import DEFAULT_SEED, run_seed
-from verify.stats import DEFAULT_POLICY
+from verify.stats import DEFAULT_POLICY, Verdict
+from verify.targets import APIS
 from verify.versions import versions
 
 
@@ -60,7 +72,63 @@ def build_parser() -> argparse.ArgumentParser:
                         default=claims_module.Context.max_examples,
                         help="hypothesis examples per exploration (default: %(default)s)")
     claims.add_argument("--list", action="store_true", help="list the claim IDs and exit")
+
+    check = commands.add_parser(
+        "check", help="does an initializer draw from the law it claims, at every shape?",
+        description="Check TARGET (a catalog name such as torch:kaiming_normal_, or "
+        "package.module:attribute) against a claimed scheme over the shapes hypothesis draws. "
+        "Exit 0: it conforms; 1: it deviates (the minimal failing shape is shown); 2: bad "
+        "usage or a broken initializer.",
+    )
+    check.add_argument("target", metavar="TARGET")
+    check.add_argument("--scheme", choices=sorted(SCHEMES),
+                       help="the claimed scheme (default for catalog targets: the documented one)")
+    check.add_argument("--dist", choices=sorted(INIT_FAMILIES), help="the claimed distribution")
+    check.add_argument("--mode", choices=MODES, help="fan mode (default: the scheme's)")
+    check.add_argument("--gain", type=float, help="gain (default: the scheme's)")
+    check.add_argument("--layout", choices=LAYOUTS, help="tensor layout (default: the API's)")
+    check.add_argument("--api", choices=sorted(APIS), default="torch",
+                       help="calling convention of a user target (default: %(default)s)")
+    check.add_argument("--kwargs", metavar="JSON", help="keyword arguments, a JSON object")
+    check.add_argument("--seed", type=_integer(0, "a non-negative integer"), default=None,
+                       help=f"the run's seed (default: $VERIFY_SEED, else {DEFAULT_SEED})")
+    check.add_argument("--shape", type=_shape, help="check this one shape, e.g. 64,32,3,3")
+    check.add_argument("--examples", type=_integer(1, "a positive integer"), default=8,
+                       help="shapes hypothesis draws (default: %(default)s)")
+    check.add_argument("--timeout", type=float, default=60.0,
+                       help="seconds one call may take (default: %(default)s)")
+    check.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+    conformance = commands.add_parser(
+        "conformance", help="check every catalog entry of the installed libraries",
+        description="Run check on every catalog entry of the chosen libraries and print a "
+        "matrix. Libraries that are not installed are listed as skipped. Exit 0 when every "
+        "entry conforms, 1 otherwise.",
+    )
+    conformance.add_argument("--library", nargs="+", default=["all"],
+                             choices=[*LIBRARIES, "all"], help="libraries (default: all)")
+    conformance.add_argument("--examples", type=_integer(1, "a positive integer"), default=6,
+                             help="shapes hypothesis draws per entry (default: %(default)s)")
+    conformance.add_argument("--seed", type=_integer(0, "a non-negative integer"), default=None,
+                             help=f"the run's seed (default: $VERIFY_SEED, else {DEFAULT_SEED})")
+    conformance.add_argument("--timeout", type=float, default=60.0,
+                             help="seconds one call may take (default: %(default)s)")
+    conformance.add_argument("--json", action="store_true",
+                             help="print one JSON document on stdout")
     return parser
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers such as 64,32,3,3, got {text!r}"
+        ) from None
+    if not 2 <= len(shape) <= 5 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(
+            f"a weight shape has 2 to 5 positive dimensions, got {text!r}")
+    return shape
 
 
 def _progress(text: str) -> None:
@@ -138,18 +206,185 @@ def render_table(results: Sequence[claims_module.ClaimResult], seed: int, elapse
     return "\n".join(lines)
 
 
+def _with_timeout(sampler, seconds: float):
+    """Abort a call that takes longer than ``seconds`` (main thread only)."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+        return sampler
+
+    def expired(signum, frame):
+        raise ContractError("timeout", f"one call took longer than {seconds:g} s; raise "
+                            "--timeout if the initializer is just slow")
+
+    def call(shape, seed):
+        previous = signal.signal(signal.SIGALRM, expired)
+        signal.setitimer(signal.ITIMER_REAL, seconds)
+        try:
+            return sampler(shape, seed)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
+
+    return call
+
+
+def _reproduce(args: argparse.Namespace, seed: int) -> str:
+    words = ["python -m verify check", args.target]
+    for option in ("scheme", "dist", "mode", "gain", "layout"):
+        value = getattr(args, option)
+        if value is not None:
+            words.append(f"--{option} {value}")
+    if args.api != "torch":
+        words.append(f"--api {args.api}")
+    if args.kwargs:
+        words.append(f"--kwargs '{args.kwargs}'")
+    words.append(f"--shape {{shape}} --seed {seed}")
+    return " ".join(words)
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    from verify import catalog
+    from verify.conformance import check
+    from verify.schemes import InitSpec
+    from verify.strategies import weight_shapes
+    from verify.targets import parse_kwargs, user_target
+
+    seed = args.seed if args.seed is not None else run_seed()
+    kwargs = parse_kwargs(args.kwargs)
+    entry = None
+    library = catalog.library_of(args.target)
+    if library in catalog.LIBRARIES and ":" in args.target and not kwargs:
+        found = catalog.load([library])
+        if library in found.skipped:
+            raise UsageError(found.skipped[library])
+        try:
+            entry = found.find(args.target)
+        except KeyError:
+            entry = None
+    if entry is not None:
+        target = entry.build()
+    else:
+        target = user_target(args.target, args.api, kwargs)
+    if args.scheme or args.dist:
+        if not (args.scheme and args.dist):
+            raise UsageError("--scheme and --dist go together: give both")
+        claim = InitSpec(args.scheme, args.dist, args.layout or target.layout, args.mode,
+                         args.gain)
+    elif entry is not None:
+        claim = entry.claim
+    else:
+        raise UsageError(f"{args.target} is not in the catalog: say what it claims with "
+                         "--scheme and --dist")
+    if args.shape:
+        shapes = st.just(args.shape)
+    elif entry is not None and entry.shapes is not None and not args.scheme:
+        shapes = entry.shapes()
+    else:
+        shapes = weight_shapes(layout=getattr(claim, "layout", target.layout), max_numel=2**20)
+    _progress(f"checking {target.name} against {claim.describe()} ...")
+    report = check(_with_timeout(target, args.timeout), claim, shapes=shapes, seed=seed,
+                   max_examples=1 if args.shape else args.examples, name=target.name,
+                   reproduce=_reproduce(args, seed),
+                   max_calls=entry.max_calls if entry is not None else DEFAULT_MAX_CALLS)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    if args.json:
+        json.dump(report.to_dict(), sys.stdout, indent=2, default=str)
+        print()
+    else:
+        print(report.table())
+    return 0 if report.verdict is Verdict.PASS else 1
+
+
+def _run_conformance(args: argparse.Namespace) -> int:
+    from verify import catalog
+    from verify.conformance import TargetError, check
+
+    seed = args.seed if args.seed is not None else run_seed()
+    libraries = None if "all" in args.library else list(dict.fromkeys(args.library))
+    found = catalog.load(libraries)
+    rows: list[dict] = []
+    for index, entry in enumerate(found.entries, 1):
+        _progress(f"[{index}/{len(found.entries)}] {entry.name} ...")
+        start = time.perf_counter()
+        row = {"target": entry.name, "library": entry.library, "kind": entry.kind,
+               "claim": entry.claim.describe(), "documented": entry.documented,
+               "convention": entry.convention}
+        try:
+            target = entry.build()
+            report = check(_with_timeout(target, args.timeout), entry.claim,
+                           shapes=entry.shapes() if entry.shapes else None, seed=seed,
+                           max_examples=args.examples, name=entry.name,
+                           reproduce=f"python -m verify check {entry.name} --shape {{shape}} "
+                           f"--seed {seed}", max_calls=entry.max_calls)
+            row.update(verdict=report.verdict.value, counterexample=report.counterexample,
+                       shapes_tested=len(report.exploration.examples))
+        except (TargetError, ContractError, LibraryMissing) as error:
+            row.update(verdict="error", error=str(error), counterexample=None)
+        row["seconds"] = round(time.perf_counter() - start, 2)
+        rows.append(row)
+        _progress(f"[{index}/{len(found.entries)}] {entry.name}: {row['verdict']} "
+                  f"({row['seconds']:.1f} s)")
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    for library, reason in found.skipped.items():
+        rows.append({"target": f"{library}:*", "library": library, "verdict": "skipped",
+                     "reason": reason})
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2, default=str)
+        print()
+    else:
+        print(render_matrix(rows))
+    checked = [r for r in rows if r["verdict"] != "skipped"]
+    return 0 if all(r["verdict"] == "pass" for r in checked) else 1
+
+
+def render_matrix(rows: Sequence[dict]) -> str:
+    width = max([len(r["target"]) for r in rows] + [6])
+    lines = [f"{'target':{width}}  {'verdict':10} {'claim':44} {'minimal failing shape':22} "
+             "var. ratio"]
+    lines.append("-" * len(lines[0]))
+    notes = []
+    for row in rows:
+        example = row.get("counterexample") or {}
+        ratio = example.get("variance_ratio")
+        shape = "x".join(map(str, example["shape"])) if example else ""
+        claim = row.get("claim", row.get("reason", ""))
+        lines.append(f"{row['target']:{width}}  {row['verdict']:10} {claim[:44]:44} "
+                     f"{shape:22} {'' if ratio is None else f'{ratio:.4g}'}")
+        if row.get("error"):
+            notes.append(f"{row['target']}: error: {row['error']}")
+        if example:
+            notes.append(f"{row['target']}: reproduce: {example['reproduce']}")
+        if row.get("convention") and row["verdict"] != "pass":
+            notes.append(f"{row['target']}: documented convention: {row['convention']}")
+        if row["verdict"] == "skipped":
+            notes.append(f"{row['target']}: skipped: {row['reason']}")
+    counts = {v: sum(r["verdict"] == v for r in rows)
+              for v in ("pass", "fail", "suspicious", "error", "skipped")}
+    lines.append("")
+    lines += [textwrap.fill(note, width=100, subsequent_indent="    ") for note in notes]
+    lines.append("")
+    lines.append(", ".join(f"{n} {v}" for v, n in counts.items() if n))
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
         if args.command == "claims":
             return _run_claims(args)
+        if args.command == "check":
+            return _run_check(args)
+        if args.command == "conformance":
+            return _run_conformance(args)
         raise UsageError(f"unknown command {args.command!r}")
-    except UsageError as error:
+    except (UsageError, ValueError, LibraryMissing) as error:
+        # ValueError: bad VERIFY_SEED, unknown target, bad --kwargs, a bad spec
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except ValueError as error:  # bad VERIFY_SEED and similar input
-        print(f"error: {error}", file=sys.stderr)
+    except (TargetErrorType, ContractError) as error:
+        print(f"error: the initializer broke its contract: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

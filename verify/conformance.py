@@ -10,15 +10,26 @@ support, distribution shape and independence between entries, rows and calls.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from hypothesis import strategies as st
 
 from verify import stats
-from verify.laws import StatisticalClaim, claim_cdf, claim_is_gaussian
+from verify.explore import Exploration, explore
+from verify.laws import (
+    Claim,
+    Exact,
+    Orthogonal,
+    StatisticalClaim,
+    claim_cdf,
+    claim_is_gaussian,
+    claim_layout,
+)
 from verify.schemes import InitSpec
-from verify.stats import DEFAULT_POLICY, CheckResult, Policy, Verdict
+from verify.stats import DEFAULT_POLICY, CheckResult, Policy, Verdict, overall_verdict
 
 Sampler = Callable[[tuple[int, ...], int], np.ndarray]
 
@@ -33,15 +44,6 @@ def draw_tensors(
     calls = max(1, math.ceil(samples / math.prod(shape)))
     seeds = rng.integers(0, 2**63 - 1, size=calls)
     return np.stack([np.asarray(sampler(shape, int(seed))) for seed in seeds])
-
-
-def overall_verdict(results: Sequence[CheckResult]) -> Verdict:
-    verdicts = {r.verdict for r in results}
-    if Verdict.FAIL in verdicts:
-        return Verdict.FAIL
-    if Verdict.SUSPICIOUS in verdicts:
-        return Verdict.SUSPICIOUS
-    return Verdict.PASS
 
 
 @dataclass(frozen=True)
@@ -141,3 +143,230 @@ def variance_check(
         return stats.variance_test(samples, expected, gaussian=gaussian, policy=policy, name=name)
 
     return stats.resolve(test, draw, size, rng, policy=policy)
+
+
+# --- check: a target against a claim, over the shapes hypothesis draws ------------------
+
+MAX_NUMEL = 2**26
+"""Largest tensor ``check`` asks for (64 Mi entries, 256 MiB in float32)."""
+
+
+class TargetError(Exception):
+    """The target broke its contract (raised, hung, wrong shape or dtype, NaN/Inf, did not
+    fill in place): not a statistical verdict, and reported as one line."""
+
+
+def _contract_result(name: str, ok: bool, detail: str) -> CheckResult:
+    return CheckResult(name, float(ok), 1.0, (float(ok), float(ok)), 0.0, 1.0 if ok else 0.0,
+                       0, math.nan, "exact", Verdict.PASS if ok else Verdict.FAIL, detail=detail)
+
+
+def call_target(sampler: Sampler, shape: tuple[int, ...], seed: int) -> np.ndarray:
+    """One call, with the contract checked: any failure raises :class:`TargetError`."""
+    from verify.adapters import ContractError
+
+    try:
+        value = sampler(shape, seed)
+    except ContractError as error:
+        raise TargetError(f"{error.check}: {error}") from None
+    except TargetError:
+        raise
+    except Exception as error:  # the initializer itself raised: report it, do not crash
+        raise TargetError(f"the initializer raised {type(error).__name__}: {error} "
+                          f"(shape {shape})") from None
+    array = np.asarray(value)
+    if array.shape != tuple(shape):
+        raise TargetError(f"asked for shape {tuple(shape)}, the initializer returned "
+                          f"{array.shape}")
+    if array.dtype.kind != "f":
+        raise TargetError(f"the initializer returned dtype {array.dtype}, not a float dtype "
+                          f"(shape {shape})")
+    if not np.all(np.isfinite(array)):
+        raise TargetError(f"the initializer returned NaN or Inf at shape {shape}")
+    return array
+
+
+def call_checks(sampler: Sampler, shape: tuple[int, ...], seed: int) -> list[CheckResult]:
+    """Calls with different seeds must differ (a sampler that ignores its seed, or
+    returns a cached tensor, repeats itself)."""
+    first = call_target(sampler, shape, seed)
+    second = call_target(sampler, shape, seed + 1)
+    # Equal floats from two seeds are a repeat, even for one entry: the chance that a
+    # continuous law repeats a float32 value is about 2^-24 per entry.
+    repeated = bool(np.array_equal(first, second))
+    return [_contract_result("fresh draws", not repeated,
+                             "two seeds gave identical tensors" if repeated
+                             else "different seeds give different tensors")]
+
+
+def orthogonality_check(sampler: Sampler, claim: Orthogonal, shape: tuple[int, ...],
+                        seed: int) -> list[CheckResult]:
+    matrix = claim.matrix(call_target(sampler, shape, seed).astype(np.float64))
+    rows, columns = matrix.shape
+    gram = matrix @ matrix.T if rows <= columns else matrix.T @ matrix
+    target = claim.gain**2 * np.eye(gram.shape[0])
+    error = float(np.max(np.abs(gram - target))) / claim.gain**2
+    tolerance = 1e-4 * math.sqrt(max(rows, columns))  # float32 round-off
+    return [_contract_result("orthogonality", error <= tolerance,
+                             f"max |W W^T - gain^2 I| / gain^2 = {error:.2e} "
+                             f"(tolerance {tolerance:.1e}) for the {rows}x{columns} matrix")]
+
+
+def exact_check(sampler: Sampler, claim: Exact, shape: tuple[int, ...],
+                seed: int) -> list[CheckResult]:
+    array = call_target(sampler, shape, seed).astype(np.float64)
+    expected = claim.expected(shape)
+    error = float(np.max(np.abs(array - expected))) if array.size else 0.0
+    return [_contract_result("value", error <= 1e-6 * max(1.0, float(np.max(np.abs(expected)))),
+                             f"max |W - expected| = {error:.2e}")]
+
+
+def shape_results(sampler: Sampler, claim: Claim, shape: tuple[int, ...], *, seed: int,
+                  policy: Policy = DEFAULT_POLICY,
+                  max_calls: int = DEFAULT_MAX_CALLS) -> list[CheckResult]:
+    """Every check of ``claim`` at one shape."""
+    if math.prod(shape) > MAX_NUMEL:
+        raise TargetError(f"shape {shape} has {math.prod(shape)} entries, above the cap of "
+                          f"{MAX_NUMEL}; check smaller shapes")
+    if isinstance(claim, Exact):
+        return exact_check(sampler, claim, shape, seed)
+    results = call_checks(sampler, shape, seed)
+    if isinstance(claim, Orthogonal):
+        return results + orthogonality_check(sampler, claim, shape, seed)
+    checked = check_shape(_contracted(sampler), claim, shape, seed=seed, policy=policy,
+                          max_calls=max_calls)
+    return results + list(checked.results)
+
+
+def _contracted(sampler: Sampler) -> Sampler:
+    return lambda shape, seed: call_target(sampler, shape, seed)
+
+
+@dataclass
+class Report:
+    """The outcome of :func:`check`: verdict, the evidence per shape, the counterexample."""
+
+    target: str
+    claim: str
+    exploration: Exploration
+    seed: int
+    seconds: float
+    generation_seconds: float
+    reproduce: str = ""
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.exploration.counterexample is not None:
+            return Verdict.FAIL
+        return overall_verdict([r for e in self.exploration.examples for r in e.results])
+
+    @property
+    def counterexample(self) -> dict | None:
+        example = self.exploration.counterexample
+        if example is None:
+            return None
+        failing = [r for r in example.results if r.verdict is Verdict.FAIL]
+        variance = next((r for r in example.results if r.name == "variance"), None)
+        return {
+            "shape": list(example.case),
+            "failed": [r.name for r in failing],
+            "variance_ratio": None if variance is None else variance.estimate / variance.expected,
+            # replace, not format: a snippet may hold other braces (a {seed}, a dict)
+            "reproduce": self.reproduce.replace("{shape}", ",".join(map(str, example.case))),
+        }
+
+    @property
+    def shown(self):
+        """The example whose checks the report shows: the counterexample, else the worst."""
+        return self.exploration.worst
+
+    def to_dict(self) -> dict:
+        from verify.versions import versions
+
+        shown = self.shown
+        return {
+            "target": self.target,
+            "claim": self.claim,
+            "verdict": self.verdict.value,
+            "shape": None if shown is None else list(shown.case),
+            "checks": [] if shown is None else [r.to_dict() for r in shown.results],
+            "shapes_tested": [list(e.case) for e in self.exploration.examples],
+            "counterexample": self.counterexample,
+            "seed": self.seed,
+            "seconds": round(self.seconds, 3),
+            "generation_seconds": round(self.generation_seconds, 3),
+            "versions": versions(),
+        }
+
+    def table(self) -> str:
+        lines = [f"{self.target}: {self.verdict} against {self.claim} "
+                 f"({len(self.exploration.examples)} shapes, {self.seconds:.1f} s, of which "
+                 f"{self.generation_seconds:.1f} s generating)"]
+        shown = self.shown
+        if shown is not None:
+            lines.append(f"  at shape {tuple(shown.case)}:")
+            lines += [f"    {r.summary()}" for r in shown.results]
+        counterexample = self.counterexample
+        if counterexample is not None:
+            ratio = counterexample["variance_ratio"]
+            lines.append(f"  minimal failing shape {tuple(counterexample['shape'])}"
+                         + (f", measured/claimed variance {ratio:.4g}" if ratio else "")
+                         + f"; reproduce: {counterexample['reproduce']}")
+        return "\n".join(lines)
+
+
+class _Timed:
+    """Wraps a sampler and adds up the time spent inside it."""
+
+    def __init__(self, sampler: Sampler) -> None:
+        self.sampler, self.seconds = sampler, 0.0
+
+    def __call__(self, shape: tuple[int, ...], seed: int) -> np.ndarray:
+        start = time.perf_counter()
+        try:
+            return self.sampler(shape, seed)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+def check(
+    sampler: Sampler,
+    claim: Claim,
+    *,
+    shapes: st.SearchStrategy[tuple[int, ...]] | None = None,
+    seed: int = 0,
+    policy: Policy = DEFAULT_POLICY,
+    max_examples: int = 8,
+    name: str = "target",
+    reproduce: str = "",
+    max_calls: int = DEFAULT_MAX_CALLS,
+) -> Report:
+    """Does ``sampler`` draw from ``claim`` at every shape hypothesis draws?
+
+    Hypothesis draws shapes from ``shapes`` (default: 2-D to 5-D weight shapes in the
+    claim's layout); every shape runs the full battery; the first failing shape is
+    shrunk to a minimal one. ``reproduce`` is a command with a ``{shape}`` placeholder.
+    A broken contract raises :class:`TargetError`.
+    """
+    from verify.strategies import weight_shapes
+
+    layout = claim_layout(claim) or "oihw"
+    strategy = shapes if shapes is not None else weight_shapes(layout=layout, max_numel=2**20)
+    timed = _Timed(sampler)
+    start = time.perf_counter()
+    errors: list[TargetError] = []
+
+    def run(shape: tuple[int, ...], case_seed: int) -> list[CheckResult]:
+        try:
+            return shape_results(timed, claim, tuple(shape), seed=case_seed, policy=policy,
+                                 max_calls=max_calls)
+        except TargetError as error:
+            errors.append(error)
+            raise
+
+    try:
+        exploration = explore(name, strategy, run, seed=seed, max_examples=max_examples)
+    except TargetError:
+        raise errors[-1] from None
+    return Report(name, claim.describe(), exploration, seed, time.perf_counter() - start,
+                  timed.seconds, reproduce)

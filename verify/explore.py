@@ -16,9 +16,8 @@ import hypothesis
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from hypothesis import strategies as st
 
-from verify.conformance import overall_verdict
 from verify.seeding import derive_seed
-from verify.stats import CheckResult, Verdict
+from verify.stats import CheckResult, Verdict, overall_verdict
 
 Check = Callable[[object, int], Sequence[CheckResult]]
 """``check(case, seed) -> results``: the statistical checks of one case."""

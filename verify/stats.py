@@ -31,7 +31,8 @@ Null distributions:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 
@@ -46,6 +47,15 @@ class Verdict(str, Enum):
 
     def __str__(self) -> str:
         return self.value
+
+
+def overall_verdict(results: Sequence[CheckResult]) -> Verdict:
+    verdicts = {r.verdict for r in results}
+    if Verdict.FAIL in verdicts:
+        return Verdict.FAIL
+    if Verdict.SUSPICIOUS in verdicts:
+        return Verdict.SUSPICIOUS
+    return Verdict.PASS
 
 
 @dataclass(frozen=True)
@@ -315,7 +325,9 @@ def mean_test(
     """One-sample t-test that the mean equals ``expected``; effects in standard deviations."""
     x = _flat64(samples)
     n = x.size
-    result = stats.ttest_1samp(x, expected)
+    with warnings.catch_warnings():  # a constant sample is a result here, not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
+        result = stats.ttest_1samp(x, expected)
     interval = result.confidence_interval(confidence_level=policy.confidence)
     pvalue = float(result.pvalue) if math.isfinite(result.pvalue) else float(
         x.mean() == expected
