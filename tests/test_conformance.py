@@ -168,3 +168,14 @@ def test_truncation_constant_is_the_textbooks():
     """The truncated normal of the schemes is cut at 2 std of the untruncated normal."""
     mass = special.ndtr(TRUNCATION) - special.ndtr(-TRUNCATION)
     assert TRUNCATION == 2.0 and mass == pytest.approx(0.9545, abs=1e-4)
+
+
+def test_a_one_by_one_orthogonal_matrix_may_repeat_its_sign():
+    """+-1 is the whole orthogonal group in one dimension: equal draws are no defect."""
+    from verify.laws import Orthogonal
+
+    def sign(shape, seed):
+        return np.full(shape, 1.0 if seed % 3 else -1.0)
+
+    report = check(sign, Orthogonal(), shapes=st.just((1, 1)), max_examples=1)
+    assert report.verdict is Verdict.PASS, report.table()

@@ -149,3 +149,12 @@ def test_results_serialize_to_json():
     assert json.loads(text)["verdict"] in ("pass", "suspicious", "fail")
     support = stats.support_test(np.arange(10.0), NORMAL.law(1.0))
     json.dumps(support.to_dict())  # NaN effect sizes must not break JSON
+
+
+@pytest.mark.parametrize("family", ["normal", "uniform", "truncated_normal", "laplace"])
+def test_fast_cdfs_equal_scipys(family):
+    from verify.distributions import ZERO_MEAN_FAMILIES
+
+    chosen = next(f for f in ZERO_MEAN_FAMILIES if f.name == family)
+    x = np.linspace(-4, 4, 2001)
+    np.testing.assert_allclose(chosen.cdf(0.7)(x), chosen.law(0.7).cdf(x), rtol=0, atol=1e-14)

@@ -317,7 +317,8 @@ def _run_conformance(args: argparse.Namespace) -> int:
                            reproduce=f"python -m verify check {entry.name} --shape {{shape}} "
                            f"--seed {seed}", max_calls=entry.max_calls)
             row.update(verdict=report.verdict.value, counterexample=report.counterexample,
-                       shapes_tested=len(report.exploration.examples))
+                       shapes_tested=len(report.exploration.examples),
+                       generation_seconds=round(report.generation_seconds, 2))
         except (TargetError, ContractError, LibraryMissing) as error:
             row.update(verdict="error", error=str(error), counterexample=None)
         row["seconds"] = round(time.perf_counter() - start, 2)

@@ -83,6 +83,11 @@ class Family:
                 return np.clip(unit, 0.0, 1.0)
 
             return truncated_cdf
+        if self.name == "normal":  # scipy's generic cdf adds 3x overhead at 10^6 points
+            return lambda x: special.ndtr(np.asarray(x) / std)
+        if self.name == "uniform":
+            bound = self.scale(std)
+            return lambda x: np.clip((np.asarray(x) + bound) / (2 * bound), 0.0, 1.0)
         return self.law(std).cdf
 
     @property

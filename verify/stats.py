@@ -30,6 +30,7 @@ Null distributions:
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -199,6 +200,7 @@ def variance_min_detectable_effect(
     return float(optimize.brentq(shortfall, 1e-9, high, xtol=1e-7))
 
 
+@functools.lru_cache(maxsize=256)  # a pure function, asked again for every shape
 def variance_sample_size(
     *, policy: Policy = DEFAULT_POLICY, kurtosis: float = 3.0, gaussian: bool = True
 ) -> int:
