@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import signal
 import sys
 import textwrap
@@ -65,12 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         "statistical checks of size 1e-9 and power 0.99 against a 1% error.",
     )
     claims.add_argument("--only", nargs="+", metavar="ID", help="run only these claim IDs")
-    claims.add_argument("--json", action="store_true", help="print one JSON document on stdout")
-    claims.add_argument("--seed", type=_integer(0, "a non-negative integer"), default=None,
-                        help=f"the run's seed (default: $VERIFY_SEED, else {DEFAULT_SEED})")
-    claims.add_argument("--examples", type=_integer(1, "a positive integer"),
-                        default=claims_module.Context.max_examples,
-                        help="hypothesis examples per exploration (default: %(default)s)")
+    _run_options(claims, claims_module.Context.max_examples, "hypothesis examples per "
+                 "exploration", timeout=False)
     claims.add_argument("--list", action="store_true", help="list the claim IDs and exit")
 
     check = commands.add_parser(
@@ -90,14 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--api", choices=sorted(APIS), default="torch",
                        help="calling convention of a user target (default: %(default)s)")
     check.add_argument("--kwargs", metavar="JSON", help="keyword arguments, a JSON object")
-    check.add_argument("--seed", type=_integer(0, "a non-negative integer"), default=None,
-                       help=f"the run's seed (default: $VERIFY_SEED, else {DEFAULT_SEED})")
     check.add_argument("--shape", type=_shape, help="check this one shape, e.g. 64,32,3,3")
-    check.add_argument("--examples", type=_integer(1, "a positive integer"), default=8,
-                       help="shapes hypothesis draws (default: %(default)s)")
-    check.add_argument("--timeout", type=float, default=60.0,
-                       help="seconds one call may take (default: %(default)s)")
-    check.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    _run_options(check, 8, "shapes hypothesis draws")
 
     conformance = commands.add_parser(
         "conformance", help="check every catalog entry of the installed libraries",
@@ -107,15 +98,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     conformance.add_argument("--library", nargs="+", default=["all"],
                              choices=[*LIBRARIES, "all"], help="libraries (default: all)")
-    conformance.add_argument("--examples", type=_integer(1, "a positive integer"), default=6,
-                             help="shapes hypothesis draws per entry (default: %(default)s)")
-    conformance.add_argument("--seed", type=_integer(0, "a non-negative integer"), default=None,
-                             help=f"the run's seed (default: $VERIFY_SEED, else {DEFAULT_SEED})")
-    conformance.add_argument("--timeout", type=float, default=60.0,
-                             help="seconds one call may take (default: %(default)s)")
-    conformance.add_argument("--json", action="store_true",
-                             help="print one JSON document on stdout")
+    _run_options(conformance, 6, "shapes hypothesis draws per entry")
     return parser
+
+
+def _run_options(parser: argparse.ArgumentParser, examples: int, what: str, *,
+                 timeout: bool = True) -> None:
+    """The options every command shares: --seed, --examples, --json (and --timeout)."""
+    parser.add_argument("--seed", type=_integer(0, "a non-negative integer"), default=None,
+                        help=f"the run's seed (default: $VERIFY_SEED, else {DEFAULT_SEED})")
+    parser.add_argument("--examples", type=_integer(1, "a positive integer"), default=examples,
+                        help=f"{what} (default: %(default)s)")
+    if timeout:
+        parser.add_argument("--timeout", type=_positive_seconds, default=60.0,
+                            help="seconds one call may take (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def _shape(text: str) -> tuple[int, ...]:
