@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import signal
 import sys
 import textwrap
@@ -235,7 +236,7 @@ def _with_timeout(sampler, seconds: float):
 
 
 def _reproduce(args: argparse.Namespace, seed: int) -> str:
-    words = ["python -m verify check", args.target]
+    words = ["python -m verify check", shlex.quote(args.target)]
     for option in ("scheme", "dist", "mode", "gain", "layout"):
         value = getattr(args, option)
         if value is not None:
@@ -243,7 +244,7 @@ def _reproduce(args: argparse.Namespace, seed: int) -> str:
     if args.api != "torch":
         words.append(f"--api {args.api}")
     if args.kwargs:
-        words.append(f"--kwargs '{args.kwargs}'")
+        words.append(f"--kwargs {shlex.quote(args.kwargs)}")
     words.append(f"--shape {{shape}} --seed {seed}")
     return " ".join(words)
 
@@ -321,10 +322,10 @@ def _run_conformance(args: argparse.Namespace) -> int:
             report = check(_with_timeout(target, args.timeout), entry.claim,
                            shapes=entry.shapes() if entry.shapes else None, seed=seed,
                            max_examples=args.examples, name=entry.name,
-                           reproduce=f"python -m verify check {entry.name} --shape {{shape}} "
-                           f"--seed {seed}", max_calls=entry.max_calls)
+                           reproduce=f"python -m verify check {shlex.quote(entry.name)} "
+                           f"--shape {{shape}} --seed {seed}", max_calls=entry.max_calls)
             row.update(verdict=report.verdict.value, counterexample=report.counterexample,
-                       shapes_tested=len(report.exploration.examples),
+                       shapes_tested=len(report.shapes_tested),
                        generation_seconds=round(report.generation_seconds, 2))
         except (TargetError, ContractError, LibraryMissing) as error:
             row.update(verdict="error", error=str(error), counterexample=None)

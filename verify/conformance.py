@@ -279,6 +279,11 @@ class Report:
         }
 
     @property
+    def shapes_tested(self) -> list[tuple[int, ...]]:
+        """Distinct shapes, in order (hypothesis replays a failing shape at the end)."""
+        return list(dict.fromkeys(tuple(e.case) for e in self.exploration.examples))
+
+    @property
     def shown(self):
         """The example whose checks the report shows: the counterexample, else the worst."""
         return self.exploration.worst
@@ -293,7 +298,7 @@ class Report:
             "verdict": self.verdict.value,
             "shape": None if shown is None else list(shown.case),
             "checks": [] if shown is None else [r.to_dict() for r in shown.results],
-            "shapes_tested": [list(e.case) for e in self.exploration.examples],
+            "shapes_tested": [list(shape) for shape in self.shapes_tested],
             "counterexample": self.counterexample,
             "seed": self.seed,
             "seconds": round(self.seconds, 3),
@@ -303,7 +308,7 @@ class Report:
 
     def table(self) -> str:
         lines = [f"{self.target}: {self.verdict} against {self.claim} "
-                 f"({len(self.exploration.examples)} shapes, {self.seconds:.1f} s, of which "
+                 f"({len(self.shapes_tested)} shapes, {self.seconds:.1f} s, of which "
                  f"{self.generation_seconds:.1f} s generating)"]
         shown = self.shown
         if shown is not None:
