@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -25,8 +25,16 @@ from scipy import stats as scipy_stats
 
 from verify import stats, strategies
 from verify.conformance import draw_tensors, variance_check
+from verify.decisions import (
+    VERDICTS,
+    Context,
+    Decision,
+    explore_claim,
+    identity_check,
+    verdict_if_all_hold,
+)
 from verify.distributions import NORMAL, UNIFORM, ZERO_MEAN_FAMILIES, Family, student_t
-from verify.explore import Exploration, explore
+from verify.explore import Exploration
 from verify.layer import (
     Experiment,
     UnitLaw,
@@ -38,27 +46,9 @@ from verify.layer import (
 )
 from verify.reference import ReferenceSampler
 from verify.schemes import InitSpec, leaky_relu_gain
-from verify.stats import DEFAULT_POLICY, CheckResult, Policy, Verdict
+from verify.stats import DEFAULT_POLICY, Policy
 
-VERDICTS = ("holds", "holds-with-conditions", "fails", "erratum")
 SOURCE = "Murphy, Probabilistic Machine Learning: An Introduction, sec. 13.4"
-
-
-@dataclass(frozen=True)
-class Context:
-    """Settings of one claims run."""
-
-    seed: int
-    policy: Policy = DEFAULT_POLICY
-    max_examples: int = 6
-
-
-@dataclass
-class Decision:
-    verdict: str
-    conditions: str = ""
-    explorations: list[Exploration] = field(default_factory=list)
-    facts: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -80,6 +70,7 @@ class ClaimResult:
     facts: list[str]
     seed: int
     seconds: float
+    table: list[dict] = field(default_factory=list)
 
     @property
     def checks_run(self) -> int:
@@ -107,6 +98,7 @@ class ClaimResult:
             "evidence": {
                 "explorations": [e.to_dict() for e in self.explorations],
                 "facts": self.facts,
+                "table": self.table,
                 "checks": self.checks_run,
             },
             "seed": self.seed,
@@ -219,31 +211,7 @@ def scheme_cases(
 # --- checks shared by several claims ----------------------------------------------------
 
 
-def identity_check(
-    name: str, computed: float, expected: float, rel_tol: float = 1e-9
-) -> CheckResult:
-    """An exact identity, checked to floating-point tolerance (not a statistical test)."""
-    holds = math.isclose(computed, expected, rel_tol=rel_tol, abs_tol=rel_tol * 1e-3)
-    return CheckResult(
-        name, float(computed), float(expected), (float(computed), float(computed)),
-        abs(computed - expected), 1.0 if holds else 0.0, 0, rel_tol, "exact",
-        Verdict.PASS if holds else Verdict.FAIL, detail=f"identity to rel. tol. {rel_tol:g}",
-    )
-
-
 # --- the decisions ------------------------------------------------------------------------
-
-
-def _verdict_if_all_hold(explorations: Sequence[Exploration], conditions: str = "") -> Decision:
-    verdict = "holds" if all(e.holds for e in explorations) else "fails"
-    return Decision(verdict, conditions if verdict == "holds" else "", list(explorations))
-
-
-def _explore(ctx: Context, claim_id: str, label: str, strategy: st.SearchStrategy,
-             check: Callable[[object, int], Iterable[CheckResult]],
-             examples: int | None = None) -> Exploration:
-    return explore(f"{claim_id}: {label}", strategy, lambda case, seed: tuple(check(case, seed)),
-                   seed=ctx.seed, max_examples=examples or ctx.max_examples)
 
 
 def check_linear_mean(case: LinearCase, seed: int, policy: Policy = DEFAULT_POLICY):
@@ -422,20 +390,20 @@ def check_fixed_variance(case: DepthCase, seed: int, policy: Policy = DEFAULT_PO
 
 def decide_linear_mean(ctx: Context) -> Decision:
     inputs = st.one_of(zero_mean_inputs(), rectified_inputs())
-    return _verdict_if_all_hold([
-        _explore(ctx, "linear.mean", "any inputs, iid zero-mean weights", linear_cases(inputs),
+    return verdict_if_all_hold([
+        explore_claim(ctx, "linear.mean", "any inputs, iid zero-mean weights", linear_cases(inputs),
                  lambda c, s: check_linear_mean(c, s, ctx.policy)),
     ], "requires only E[w] = 0 and w independent of x; E[x] may be non-zero")
 
 
 def decide_linear_variance(ctx: Context) -> Decision:
-    zero = _explore(ctx, "linear.variance", "gamma^2 form, zero-mean inputs",
+    zero = explore_claim(ctx, "linear.variance", "gamma^2 form, zero-mean inputs",
                     linear_cases(zero_mean_inputs()),
                     lambda c, s: check_linear_variance(c, s, ctx.policy))
-    shifted = _explore(ctx, "linear.variance", "gamma^2 form, ReLU inputs (E[x] != 0)",
+    shifted = explore_claim(ctx, "linear.variance", "gamma^2 form, ReLU inputs (E[x] != 0)",
                        linear_cases(rectified_inputs()),
                        lambda c, s: check_linear_variance(c, s, ctx.policy))
-    general = _explore(ctx, "linear.variance", "E[x^2] form, any inputs",
+    general = explore_claim(ctx, "linear.variance", "E[x^2] form, any inputs",
                        linear_cases(st.one_of(zero_mean_inputs(), rectified_inputs())),
                        lambda c, s: check_linear_variance(c, s, ctx.policy, form="second"))
     explorations = [zero, shifted, general]
@@ -454,24 +422,24 @@ def decide_linear_variance(ctx: Context) -> Decision:
 
 
 def decide_backward(ctx: Context) -> Decision:
-    return _verdict_if_all_hold([
-        _explore(ctx, "linear.backward-variance", "zero-mean gradients",
+    return verdict_if_all_hold([
+        explore_claim(ctx, "linear.backward-variance", "zero-mean gradients",
                  linear_cases(zero_mean_inputs()),
                  lambda c, s: check_backward_variance(c, s, ctx.policy)),
     ], "gradient variance is kept iff n_out sigma^2 = 1")
 
 
 def decide_glorot(ctx: Context) -> Decision:
-    return _verdict_if_all_hold([
-        _explore(ctx, "glorot.variance", "reference Glorot weights", scheme_cases(
+    return verdict_if_all_hold([
+        explore_claim(ctx, "glorot.variance", "reference Glorot weights", scheme_cases(
             "glorot", zero_mean_inputs()), lambda c, s: check_glorot(c, s, ctx.policy)),
     ], "a compromise: the forward variance is multiplied by 2 n_in/(n_in+n_out) and the "
        "backward by 2 n_out/(n_in+n_out); both are kept only when n_in = n_out")
 
 
 def decide_lecun(ctx: Context) -> Decision:
-    return _verdict_if_all_hold([
-        _explore(ctx, "lecun.variance", "reference LeCun weights, zero-mean inputs",
+    return verdict_if_all_hold([
+        explore_claim(ctx, "lecun.variance", "reference LeCun weights, zero-mean inputs",
                  scheme_cases("lecun", zero_mean_inputs()),
                  lambda c, s: check_lecun(c, s, ctx.policy)),
     ], "keeps Var[o] = gamma^2 for zero-mean inputs")
@@ -479,10 +447,10 @@ def decide_lecun(ctx: Context) -> Decision:
 
 def decide_lecun_glorot(ctx: Context) -> Decision:
     square = strategies.fans(1, 256).map(lambda n: (n, n))
-    equal = _explore(ctx, "lecun.equals-glorot", "n_in = n_out",
+    equal = explore_claim(ctx, "lecun.equals-glorot", "n_in = n_out",
                      scheme_cases("lecun", zero_mean_inputs(), fans=square),
                      lambda c, s: check_lecun_equals_glorot(c, s, ctx.policy))
-    control = _explore(ctx, "lecun.equals-glorot", "control: n_in != n_out (should differ)",
+    control = explore_claim(ctx, "lecun.equals-glorot", "control: n_in != n_out (should differ)",
                        scheme_cases("lecun", zero_mean_inputs(),
                                     fans=strategies.distinct_fan_pairs(1, 256)),
                        lambda c, s: check_lecun_equals_glorot(c, s, ctx.policy))
@@ -495,8 +463,8 @@ def decide_lecun_glorot(ctx: Context) -> Decision:
 def decide_he(ctx: Context) -> Decision:
     relu = st.builds(UnitLaw, strategies.weight_families(heavy_tails=False), _stds(),
                      st.just("relu"))
-    return _verdict_if_all_hold([
-        _explore(ctx, "he.variance", "reference He weights, ReLU inputs",
+    return verdict_if_all_hold([
+        explore_claim(ctx, "he.variance", "reference He weights, ReLU inputs",
                  scheme_cases("he", relu), lambda c, s: check_he(c, s, ctx.policy)),
     ], "keeps the pre-activation second moment through ReLU layers when the "
        "pre-activations are symmetric about 0")
@@ -512,8 +480,8 @@ def _leaky_cases(draw: st.DrawFn) -> SchemeCase:
 
 
 def decide_he_leaky(ctx: Context) -> Decision:
-    return _verdict_if_all_hold([
-        _explore(ctx, "he.leaky", "He weights with gain sqrt(2/(1+a^2)), leaky-ReLU inputs",
+    return verdict_if_all_hold([
+        explore_claim(ctx, "he.leaky", "He weights with gain sqrt(2/(1+a^2)), leaky-ReLU inputs",
                  _leaky_cases(), lambda c, s: check_he(c, s, ctx.policy)),
     ], "with symmetric pre-activations; a = 0 is the ReLU case")
 
@@ -521,45 +489,45 @@ def decide_he_leaky(ctx: Context) -> Decision:
 def decide_moments_only(ctx: Context) -> Decision:
     families = [*ZERO_MEAN_FAMILIES, student_t(5)]
     explorations = [
-        _explore(ctx, "init.moments-only", f"weights ~ {family.label}",
+        explore_claim(ctx, "init.moments-only", f"weights ~ {family.label}",
                  linear_cases(zero_mean_inputs(), weights=st.just(family)),
                  lambda c, s: check_linear_variance(c, s, ctx.policy),
                  examples=max(2, ctx.max_examples // 2))
         for family in families
     ]
-    return _verdict_if_all_hold(explorations, "any zero-mean weight law with finite variance; "
+    return verdict_if_all_hold(explorations, "any zero-mean weight law with finite variance; "
                                 "the tests need a finite fourth moment (Student-t: df > 4)")
 
 
 def decide_uniform_moments(ctx: Context) -> Decision:
     bounds = st.builds(BoundCase, st.floats(1e-3, 1e3, allow_nan=False))
-    return _verdict_if_all_hold([
-        _explore(ctx, "uniform.moments", "U(-a, a)", bounds,
+    return verdict_if_all_hold([
+        explore_claim(ctx, "uniform.moments", "U(-a, a)", bounds,
                  lambda a, s: check_uniform_moments(a, s, ctx.policy)),
     ])
 
 
 def decide_uniform_bound(ctx: Context) -> Decision:
     cases = scheme_cases("glorot", st.just(UnitLaw(NORMAL)), dists=st.just(UNIFORM))
-    return _verdict_if_all_hold([
-        _explore(ctx, "glorot.uniform-bound", "reference Glorot-uniform weights", cases,
+    return verdict_if_all_hold([
+        explore_claim(ctx, "glorot.uniform-bound", "reference Glorot-uniform weights", cases,
                  lambda c, s: check_glorot_uniform_bound(c, s, ctx.policy)),
     ])
 
 
 def decide_standard_uniform(ctx: Context) -> Decision:
     cases = st.builds(DepthCase, strategies.fans(1, 256), st.integers(1, 6))
-    return _verdict_if_all_hold([
-        _explore(ctx, "glorot.standard-uniform", "U(-1/sqrt(n), 1/sqrt(n)) through depth", cases,
-                 lambda c, s: check_standard_uniform(c, s, ctx.policy)),
+    return verdict_if_all_hold([
+        explore_claim(ctx, "glorot.standard-uniform", "U(-1/sqrt(n), 1/sqrt(n)) through depth",
+                      cases, lambda c, s: check_standard_uniform(c, s, ctx.policy)),
     ], "the factor 1/3 per layer is on the variance (second moment); the standard deviation "
        "shrinks by 1/sqrt(3) = 0.577 per layer")
 
 
 def decide_fixed_variance(ctx: Context) -> Decision:
     cases = st.builds(DepthCase, st.integers(2, 64), st.integers(2, 20))
-    return _verdict_if_all_hold([
-        _explore(ctx, "init.fixed-variance-explodes", "N(0, 1) weights, linear layers", cases,
+    return verdict_if_all_hold([
+        explore_claim(ctx, "init.fixed-variance-explodes", "N(0, 1) weights, linear layers", cases,
                  lambda c, s: check_fixed_variance(c, s, ctx.policy)),
     ], "for linear layers of width n >= 2 (n sigma^2 > 1); with ReLU the factor is n sigma^2 / 2")
 
@@ -611,6 +579,7 @@ def run_claim(claim: Claim, ctx: Context) -> ClaimResult:
     return ClaimResult(
         claim.id, claim.statement, claim.source, decision.verdict, decision.conditions,
         decision.explorations, decision.facts, ctx.seed, time.perf_counter() - start,
+        decision.table,
     )
 
 
