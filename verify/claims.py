@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from scipy import integrate
 from scipy import stats as scipy_stats
 
-from verify import stats, strategies
+from verify import depth, stats, strategies
 from verify.conformance import draw_tensors, variance_check
 from verify.decisions import (
     VERDICTS,
@@ -527,9 +527,15 @@ def decide_standard_uniform(ctx: Context) -> Decision:
 def decide_fixed_variance(ctx: Context) -> Decision:
     cases = st.builds(DepthCase, st.integers(2, 64), st.integers(2, 20))
     return verdict_if_all_hold([
-        explore_claim(ctx, "init.fixed-variance-explodes", "N(0, 1) weights, linear layers", cases,
-                 lambda c, s: check_fixed_variance(c, s, ctx.policy)),
-    ], "for linear layers of width n >= 2 (n sigma^2 > 1); with ReLU the factor is n sigma^2 / 2")
+        explore_claim(ctx, "init.fixed-variance-explodes", "N(0, 1) weights, linear layers",
+                      cases, lambda c, s: check_fixed_variance(c, s, ctx.policy)),
+        explore_claim(ctx, "init.fixed-variance-explodes", "N(0, 1) weights, ReLU layers",
+                      st.builds(DepthCase, st.integers(3, 64), st.integers(2, 20)),
+                      lambda c, s: depth.check_relu_fixed_variance(c.width, c.depth, s,
+                                                                   ctx.policy)),
+    ], "through linear layers the second moment grows by n sigma^2 per layer, through ReLU "
+       "layers by n sigma^2 / 2: it explodes whenever n sigma^2 > 1 (linear) or > 2 (ReLU), "
+       "which N(0, 1) weights give at any width n >= 3")
 
 
 def _erratum(fact: str) -> Callable[[Context], Decision]:
@@ -568,6 +574,36 @@ CLAIMS: dict[str, Claim] = {claim.id: claim for claim in [
           decide_standard_uniform),
     Claim("init.fixed-variance-explodes", "Standard-normal weights make the activation second "
           "moment grow like (n sigma^2)^L through linear layers.", SOURCE, decide_fixed_variance),
+    Claim("init.nonlinear-recommendations", "Paired as recommended (Glorot for linear, tanh, "
+          "logistic; He for ReLU and variants; LeCun for SELU), the schemes keep the forward "
+          "and backward second moments through depth.", SOURCE, depth.decide_recommendations),
+    Claim("residual.block", "A residual block computes F'(x) = F(x) + x, F a shallow nonlinear "
+          "map (linear-activation-linear).", SOURCE, depth.decide_block),
+    Claim("residual.param-count", "A residual network has exactly the same number of "
+          "parameters as the same network without the skips.", SOURCE, depth.decide_param_count),
+    Claim("residual.unrolled", "z_L = z_l + sum_{i=l}^{L-1} F_i(z_i; theta_i).", SOURCE,
+          depth.decide_unrolled),
+    Claim("residual.jacobian", "dz_L/dz_l = I + sum_i dF_i(z_i)/dz_l, hence dL/dtheta_l = "
+          "dz_l/dtheta_l dL/dz_L (I + sum ...).", SOURCE, depth.decide_jacobian),
+    Claim("residual.depth-independence", "The gradient at layer l depends on the gradient at "
+          "layer L in a way independent of the depth: (a) it does not vanish; (b) it does not "
+          "change with L - l.", SOURCE, depth.decide_depth_independence),
+    Claim("residual.easier-to-train", "A residual network is easier to train than the plain "
+          "network with the same parameters (30+ layers).", SOURCE, depth.decide_easier_to_train),
+    Claim("residual.forward-growth", "With variance-preserving branches scaled by alpha, "
+          "E||z_L||^2 = (1 + alpha^2)^L ||z_0||^2.", "Fixup (Zhang et al. 2019); SkipInit (De & "
+          "Smith 2020)", depth.decide_forward_growth),
+    Claim("selu.fixed-point", "SELU with LeCun-normal weights: the (mean, variance) map has an "
+          "attracting fixed point at (0, 1).", "Klambauer et al. 2017", depth.decide_selu),
+    Claim("meanfield.length-map", "q_l = sigma_w^2 E[phi(sqrt(q_{l-1}) z)^2] + sigma_b^2 and "
+          "gradients scale by sigma_w^2 E[phi'(sqrt(q) z)^2] per layer; finite widths approach "
+          "it.", "Poole et al. 2016; Schoenholz et al. 2017", depth.decide_length_map),
+    Claim("finite-width.fluctuations", "He-initialized ReLU nets: Var[log ||x_L||^2] grows "
+          "with sum 1/n_l, about 5 sum 1/n_l.", "Hanin 2018; Hanin & Rolnick 2018",
+          depth.decide_fluctuations),
+    Claim("orthogonal.isometry", "Deep linear nets: orthogonal weights keep every singular "
+          "value of the Jacobian at 1; Gaussian weights spread them wider with depth.",
+          "Saxe et al. 2014; Pennington et al. 2017", depth.decide_isometry),
 ]}
 
 

@@ -38,7 +38,7 @@ class Example:
 
     @property
     def worst(self) -> CheckResult:
-        return min(self.results, key=lambda r: (r.pvalue, -abs(_finite(r.relative_error))))
+        return min(self.results, key=_severity)
 
     def describe(self) -> str:
         describe = getattr(self.case, "describe", None)
@@ -54,6 +54,15 @@ class Example:
 
 def _finite(value: float) -> float:
     return value if math.isfinite(value) else 0.0
+
+
+def _severity(result: CheckResult) -> tuple[float, float]:
+    """Sort key, worst first: smallest p-value, then largest deviation (the relative
+    error, or for exact checks of a zero difference, the difference itself)."""
+    deviation = result.relative_error
+    if not math.isfinite(deviation):
+        deviation = result.estimate - result.expected
+    return (result.pvalue, -abs(_finite(deviation)))
 
 
 @dataclass
@@ -78,7 +87,7 @@ class Exploration:
             return self.counterexample
         if not self.examples:
             return None
-        return min(self.examples, key=lambda e: e.worst.pvalue)
+        return min(self.examples, key=lambda e: _severity(e.worst))
 
     def summary(self) -> str:
         if self.counterexample is not None:

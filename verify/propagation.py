@@ -198,6 +198,7 @@ class Trace:
     forward: np.ndarray
     backward: np.ndarray | None
     post: np.ndarray | None = None
+    post_mean: np.ndarray | None = None
     labels: dict = field(default_factory=dict)
 
     @property
@@ -246,6 +247,7 @@ def _run_plain(net: Plain, networks: int, batch: int, generator: torch.Generator
         x = inputs.to(dtype)
     forward = torch.empty((networks, depth), dtype=torch.float64)
     post = torch.empty((networks, depth), dtype=torch.float64)
+    post_mean = torch.empty((networks, depth), dtype=torch.float64)
     states, pre = [], []
     for layer in range(depth):
         states.append(generator.get_state())
@@ -258,10 +260,11 @@ def _run_plain(net: Plain, networks: int, batch: int, generator: torch.Generator
         forward[:, layer] = _mean_square(h)
         x = phi(h)
         post[:, layer] = _mean_square(x)
+        post_mean[:, layer] = x.mean(dim=(1, 2), dtype=torch.float64)
         if backward:
             pre.append(h)
     if not backward:
-        return Trace(forward.numpy(), None, post.numpy())
+        return Trace(forward.numpy(), None, post.numpy(), post_mean.numpy())
     after = generator.get_state()
     gradients = torch.empty((networks, depth), dtype=torch.float64)
     g = torch.randn(pre[-1].shape, generator=generator, dtype=dtype)
@@ -273,7 +276,7 @@ def _run_plain(net: Plain, networks: int, batch: int, generator: torch.Generator
         g = torch.matmul(g, weights) * derivative(pre[layer - 1])
         gradients[:, layer - 1] = _mean_square(g)
     generator.set_state(after)
-    return Trace(forward.numpy(), gradients.numpy(), post.numpy())
+    return Trace(forward.numpy(), gradients.numpy(), post.numpy(), post_mean.numpy())
 
 
 def _run_residual(net: Residual, networks: int, batch: int, generator: torch.Generator,

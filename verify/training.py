@@ -39,7 +39,7 @@ def _forward(params: list[torch.Tensor], x: torch.Tensor, depth: int,
 
 
 def train_pair(*, width: int, depth: int, alpha: float, networks: int, seed: int,
-               samples: int = 256, steps: int = 200, learning_rate: float = 1e-3) -> TrainingRun:
+               samples: int = 64, steps: int = 100, learning_rate: float = 1e-3) -> TrainingRun:
     """Train ``networks`` plain/residual pairs with Adam, full batch, for ``steps`` steps."""
     generator = torch.Generator().manual_seed(int(seed) % 2**63)
     dtype = torch.float32
