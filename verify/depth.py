@@ -766,9 +766,11 @@ def decide_easier_to_train(ctx: Context) -> Decision:
                       lambda c, s: check_training(c, s, ctx.policy))
     explorations = [scaled, unscaled]
     scaled_wins = training_supports(scaled, ctx.policy)
+    details = [f"{example.describe()}: {result.detail}" for exploration in explorations
+               for example in exploration.examples for result in example.results]
     facts = ["task: regression on 64 fixed Gaussian inputs (width 32) onto a random tanh "
              "teacher; both students start from the same weights (He for the first layer of "
-             "each block, LeCun for the second); full-batch Adam, learning rate 1e-3"]
+             "each block, LeCun for the second); full-batch Adam, learning rate 1e-3", *details]
     if scaled_wins and not unscaled.holds:
         return Decision(
             "holds-with-conditions",
