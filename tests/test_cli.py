@@ -76,17 +76,30 @@ def test_the_same_seed_gives_the_same_evidence():
 def test_every_claim_gets_a_computed_verdict():
     """The whole registry, as ``python -m verify claims --json`` runs it (2 examples each).
 
-    The expected verdicts follow from the textbook's mathematics; each is computed by the
-    run. ``linear.variance`` holds only with conditions (zero-mean inputs).
+    The expected verdicts follow from the mathematics; each is computed by the run.
+    Conditions: ``linear.variance`` (zero-mean inputs); ``residual.param-count``
+    (identity shortcuts); ``residual.depth-independence`` (growth (1 + alpha^2)^(L-l));
+    ``residual.easier-to-train`` (scaled branches); ``residual.forward-growth``
+    (variance-preserving branches); ``init.nonlinear-recommendations`` (tanh, logistic
+    and SELU lose a factor of 2 over 50 layers); ``finite-width.fluctuations``
+    (5 sum 1/n_l is a wide-layer limit).
     """
     result = run("claims", "--json", "--examples", "2")
     assert result.returncode == 0, result.stderr
     verdicts = {entry["id"]: entry["verdict"] for entry in json.loads(result.stdout)}
     assert verdicts.keys() == CLAIMS.keys()
     expected = {claim_id: "holds" for claim_id in CLAIMS}
-    expected["linear.variance"] = "holds-with-conditions"
+    for claim_id in ("linear.variance", "residual.param-count", "residual.depth-independence",
+                     "residual.easier-to-train", "residual.forward-growth",
+                     "init.nonlinear-recommendations", "finite-width.fluctuations"):
+        expected[claim_id] = "holds-with-conditions"
     expected["he.variance.erratum"] = expected["glorot.uniform-bound.erratum"] = "erratum"
     assert verdicts == expected
+    for entry in json.loads(result.stdout):
+        evidence = entry["evidence"]
+        assert evidence["explorations"] or evidence["facts"], entry["id"]
+        if entry["verdict"] == "holds-with-conditions":
+            assert entry["conditions"], entry["id"]
 
 
 # --- check and conformance --------------------------------------------------------------
