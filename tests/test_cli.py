@@ -247,3 +247,53 @@ def test_missing_libraries_are_listed_as_skipped(tmp_path, monkeypatch):
     monkeypatch.setitem(catalog.LIBRARIES, "fake", "fake_adapter")
     found = catalog.load(["fake"])
     assert found.entries == [] and "no_such_library_for_tests" in found.skipped["fake"]
+
+
+# --- fingerprint and compare -------------------------------------------------------------
+
+
+def test_fingerprint_json_has_the_required_fields(user_env):
+    result = run("fingerprint", "userinit:swapped", "--api", "numpy", "--json", env=user_env)
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert {"scheme", "gain", "mode", "distribution", "variance_law", "layout",
+            "verdict_confidence", "seed", "versions"} <= document.keys()
+    law = document["variance_law"]
+    assert {"fan_in_coef", "fan_out_coef", "fan_in_interval", "fan_out_interval"} <= law.keys()
+    # the bug (He with fan_out) is what the fingerprint says
+    assert (document["scheme"], document["mode"], document["distribution"]) == \
+        ("he", "fan_out", "normal")
+
+
+def test_fingerprint_of_a_catalog_layer_prints_its_law():
+    result = run("fingerprint", "torch:nn.Linear")
+    assert result.returncode == 0, result.stderr
+    assert "behaves as standard (fan_in) with uniform weights" in result.stdout
+    assert "fan_in_coef" in result.stdout
+
+
+def test_compare_exit_status(user_env):
+    same = run("compare", "torch:kaiming_normal_", "userinit:he_numpy", "--api", "numpy",
+               env=user_env)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "equivalent on every layer" in same.stdout
+    different = run("compare", "torch:nn.Linear", "torch:kaiming_normal_", "--json")
+    assert different.returncode == 1, different.stderr
+    document = json.loads(different.stdout)
+    assert not document["equivalent"]
+    for layer in document["layers"]:  # (1/3) / 2 of He's variance
+        low, high = layer["ratio_interval"]
+        assert low <= 6.0 <= high
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("fingerprint", "no_such_module:fn"), "cannot import module"),
+    (("fingerprint", "torch:kaiming_normal_", "--kwargs", "{bad"), "not valid JSON"),
+    (("compare", "torch:nn.Linear"), "required"),
+    (("compare", "torch:nn.Linear", "torch:nn.Conv2d"), "give --layer explicitly"),
+])
+def test_fingerprint_and_compare_bad_input(args, message):
+    result = run(*args)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr

@@ -100,7 +100,41 @@ def build_parser() -> argparse.ArgumentParser:
     conformance.add_argument("--library", nargs="+", default=["all"],
                              choices=[*LIBRARIES, "all"], help="libraries (default: all)")
     _run_options(conformance, 6, "shapes hypothesis draws per entry")
+    conformance.add_argument("--no-fingerprint", action="store_true",
+                             help="do not fingerprint the entries that deviate")
+
+    fingerprint = commands.add_parser(
+        "fingerprint", help="what does an initializer actually do?",
+        description="Infer TARGET's variance law (1/Var = c + a fan_in + b fan_out, with "
+        "intervals), the closest named scheme and gain, which axes it reads as fans, whether it "
+        "counts the receptive field, and its distribution family, from shapes that vary the "
+        "fans independently.",
+    )
+    fingerprint.add_argument("target", metavar="TARGET")
+    _target_options(fingerprint)
+    _run_options(fingerprint, 1, "unused (a fingerprint uses a fixed design)")
+
+    compare = commands.add_parser(
+        "compare", help="are two initializers statistically the same, layer by layer?",
+        description="Compare TARGET_A and TARGET_B (e.g. a PyTorch and a Flax layer default) on "
+        "the same layers, each in its own layout: the variance ratio with its interval, and the "
+        "distributions (two-sample KS). Exit 0: equivalent at every layer; 1: they differ.",
+    )
+    compare.add_argument("target_a", metavar="TARGET_A")
+    compare.add_argument("target_b", metavar="TARGET_B")
+    compare.add_argument("--layer", type=_shape, action="append", metavar="IN,OUT[,K...]",
+                         help="a layer as in_channels,out_channels[,kernel...] (repeatable; "
+                         "default: two dense or two 3x3 convolution layers)")
+    _target_options(compare)
+    _run_options(compare, 1, "unused")
     return parser
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api", choices=sorted(APIS), default="torch",
+                        help="calling convention of a user target (default: %(default)s)")
+    parser.add_argument("--kwargs", metavar="JSON", help="keyword arguments, a JSON object")
+    parser.add_argument("--layout", choices=LAYOUTS, help="tensor layout (default: the API's)")
 
 
 def _run_options(parser: argparse.ArgumentParser, examples: int, what: str, *,
@@ -249,29 +283,33 @@ def _reproduce(args: argparse.Namespace, seed: int) -> str:
     return " ".join(words)
 
 
-def _run_check(args: argparse.Namespace) -> int:
+def _resolve_target(name: str, api: str, kwargs_text: str | None):
+    """``(target, catalog entry or None)`` for a catalog name or a user target."""
     from verify import catalog
-    from verify.conformance import check
-    from verify.schemes import InitSpec
-    from verify.strategies import weight_shapes
     from verify.targets import parse_kwargs, user_target
 
-    seed = args.seed if args.seed is not None else run_seed()
-    kwargs = parse_kwargs(args.kwargs)
-    entry = None
-    library = catalog.library_of(args.target)
-    if library in catalog.LIBRARIES and ":" in args.target and not kwargs:
+    kwargs = parse_kwargs(kwargs_text)
+    library = catalog.library_of(name)
+    if library in catalog.LIBRARIES and ":" in name and not kwargs:
         found = catalog.load([library])
         if library in found.skipped:
             raise UsageError(found.skipped[library])
         try:
-            entry = found.find(args.target)
+            entry = found.find(name)
         except KeyError:
             entry = None
-    if entry is not None:
-        target = entry.build()
-    else:
-        target = user_target(args.target, args.api, kwargs)
+        if entry is not None:
+            return entry.build(), entry
+    return user_target(name, api, kwargs), None
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    from verify.conformance import check
+    from verify.schemes import InitSpec
+    from verify.strategies import weight_shapes
+
+    seed = args.seed if args.seed is not None else run_seed()
+    target, entry = _resolve_target(args.target, args.api, args.kwargs)
     if args.scheme or args.dist:
         if not (args.scheme and args.dist):
             raise UsageError("--scheme and --dist go together: give both")
@@ -327,6 +365,12 @@ def _run_conformance(args: argparse.Namespace) -> int:
             row.update(verdict=report.verdict.value, counterexample=report.counterexample,
                        shapes_tested=len(report.shapes_tested),
                        generation_seconds=round(report.generation_seconds, 2))
+            if report.verdict is not Verdict.PASS and not args.no_fingerprint \
+                    and hasattr(entry.claim, "law"):
+                _progress(f"[{index}/{len(found.entries)}] {entry.name}: fingerprinting ...")
+                found_print = fingerprint_entry(entry, target, seed, args.timeout)
+                row["fingerprint"] = {**found_print.to_dict(),
+                                      "explanation": found_print.explain(entry.claim)}
         except (TargetError, ContractError, LibraryMissing) as error:
             row.update(verdict="error", error=str(error), counterexample=None)
         row["seconds"] = round(time.perf_counter() - start, 2)
@@ -347,6 +391,91 @@ def _run_conformance(args: argparse.Namespace) -> int:
     return 0 if all(r["verdict"] == "pass" for r in checked) else 1
 
 
+def fingerprint_entry(entry, target, seed: int, timeout: float, layout=None):
+    from verify.fingerprint import fingerprint
+
+    return fingerprint(_with_timeout(target, timeout), layout=layout or target.layout,
+                       shapes=entry.shapes() if entry is not None and entry.shapes else None,
+                       seed=seed, name=target.name,
+                       max_calls=entry.max_calls if entry is not None else DEFAULT_MAX_CALLS)
+
+
+def _run_fingerprint(args: argparse.Namespace) -> int:
+    seed = args.seed if args.seed is not None else run_seed()
+    target, entry = _resolve_target(args.target, args.api, args.kwargs)
+    _progress(f"fingerprinting {target.name} ...")
+    result = fingerprint_entry(entry, target, seed, args.timeout, args.layout)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    if args.json:
+        json.dump({**result.to_dict(), "seed": seed, "versions": versions()}, sys.stdout,
+                  indent=2, default=str)
+        print()
+    else:
+        print(render_fingerprint(result))
+    return 0
+
+
+def render_fingerprint(result) -> str:
+    lines = [f"{result.name}: {result.describe()}", f"confidence: {result.confidence}"]
+    if result.law is not None:
+        law = result.law.to_dict()
+        lines.append(f"variance law: {result.law.describe()}; goodness of fit "
+                     f"p={law['fit_pvalue']:.3g}")
+        for index, key in enumerate(("constant", "fan_in", "fan_out")):
+            name = key if key == "constant" else f"{key}_coef"
+            if not result.law.included[index]:
+                lines.append(f"  {name:13} {'0':>10}  (dropped: indistinguishable from 0)")
+                continue
+            low, high = law[f"{key}_interval"]
+            lines.append(f"  {name:13} {law[name]:10.5g}  95% [{low:.5g}, {high:.5g}]")
+    if result.gain_interval:
+        low, high = result.gain_interval
+        lines.append(f"gain {result.gain:.5g}  95% [{low:.5g}, {high:.5g}], mode {result.mode}")
+    family = result.family
+    lines.append(f"distribution: {family.describe()} (kurtosis {family.kurtosis:.4g}, KS "
+                 f"p={family.pvalue:.3g})")
+    lines.append(f"mean: {result.mean.estimate:+.3g} sd (p={result.mean.pvalue:.3g}); "
+                 f"independence: {result.independence.verdict} "
+                 f"(p={result.independence.pvalue:.3g})")
+    lines.append(f"{'shape':18} {'variance':>12} {'95% interval':>26} {'law':>12}")
+    for s in result.shapes:
+        predicted = ""
+        if result.law is not None:
+            fan_in, fan_out = result.law.reading.fans(s.out, s.inp, s.kernel)
+            predicted = f"{result.law.predict(fan_in, fan_out):.5g}"
+        lines.append(f"{'x'.join(map(str, s.shape)):18} {s.variance:12.5g} "
+                     f"[{s.interval[0]:11.5g}, {s.interval[1]:11.5g}] {predicted:>12}")
+    lines += [f"note: {note}" for note in result.notes]
+    return "\n".join(lines)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from verify.compare import compare, default_layers
+
+    seed = args.seed if args.seed is not None else run_seed()
+    first, entry_a = _resolve_target(args.target_a, args.api, args.kwargs)
+    second, entry_b = _resolve_target(args.target_b, args.api, args.kwargs)
+    shapes = (entry_a.shapes() if entry_a and entry_a.shapes else None,
+              entry_b.shapes() if entry_b and entry_b.shapes else None)
+    names = (first.name, second.name)
+    layers = args.layer or default_layers(shapes, names)
+    _progress(f"comparing {first.name} with {second.name} ...")
+    result = compare(_with_timeout(first, args.timeout), _with_timeout(second, args.timeout),
+                     layers=layers, seed=seed,
+                     layouts=(args.layout or first.layout, args.layout or second.layout),
+                     shapes=shapes, names=names)
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    if args.json:
+        json.dump({**result.to_dict(), "seed": seed, "versions": versions()}, sys.stdout,
+                  indent=2, default=str)
+        print()
+    else:
+        print(result.render())
+    return 0 if result.equivalent else 1
+
+
 def render_matrix(rows: Sequence[dict]) -> str:
     width = max([len(r["target"]) for r in rows] + [6])
     lines = [f"{'target':{width}}  {'verdict':10} {'claim':44} {'minimal failing shape':22} "
@@ -364,6 +493,10 @@ def render_matrix(rows: Sequence[dict]) -> str:
             notes.append(f"{row['target']}: error: {row['error']}")
         if example:
             notes.append(f"{row['target']}: reproduce: {example['reproduce']}")
+        if row.get("fingerprint"):
+            notes.append(f"{row['target']}: fingerprint: {row['fingerprint']['summary']}")
+            if row["fingerprint"].get("explanation"):
+                notes.append(f"{row['target']}: {row['fingerprint']['explanation']}")
         if row.get("convention") and row["verdict"] != "pass":
             notes.append(f"{row['target']}: documented convention: {row['convention']}")
         if row["verdict"] == "skipped":
@@ -387,6 +520,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_check(args)
         if args.command == "conformance":
             return _run_conformance(args)
+        if args.command == "fingerprint":
+            return _run_fingerprint(args)
+        if args.command == "compare":
+            return _run_compare(args)
         raise UsageError(f"unknown command {args.command!r}")
     except (UsageError, ValueError, LibraryMissing) as error:
         # ValueError: bad VERIFY_SEED, unknown target, bad --kwargs, a bad spec
