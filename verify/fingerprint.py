@@ -35,6 +35,8 @@ from verify.conformance import Sampler
 from verify.fans import Layout, channel_axes
 
 SAMPLES_PER_SHAPE = 2**17
+MIN_SHAPES = 4
+"""At least this many design shapes must be accepted to fit a law of three terms."""
 TRUNCATION_MAX = 3.5
 """A normal truncated beyond 3.5 sd is indistinguishable from a normal at these sample
 sizes (its kurtosis differs by less than 0.02): call it normal."""
@@ -279,6 +281,8 @@ class Fingerprint:
 
     def describe(self) -> str:
         """One line: 'behaves as LeCun-uniform (gain 0.577), fan_in = in * kernel'."""
+        if self.scheme.startswith("constant (zero"):
+            return "a deterministic tensor (zero variance at some shape)"
         if self.law is None:
             return f"no variance law of the form fits; {self.family.describe()} weights"
         gain = "" if self.gain is None else f", gain {self.gain:.4g}"
@@ -349,14 +353,21 @@ def _rank_of(shapes: st.SearchStrategy | None) -> int:
 def measure_variances(sampler: Sampler, shapes: list[tuple[int, ...]], layout: Layout,
                       rng: np.random.Generator, *, samples: int = SAMPLES_PER_SHAPE,
                       max_calls: int = 20_000,
-                      ) -> tuple[list[ShapeVariance], np.ndarray, np.ndarray]:
+                      ) -> tuple[list[ShapeVariance], np.ndarray, np.ndarray, list]:
     """Variance per shape; also the pooled samples divided by their shape's standard
     deviation (not centred), and one raw draw."""
-    measured, pooled, first = [], [], None
+    measured, pooled, first, rejected = [], [], None, []
     for shape in shapes:
         calls = min(max_calls, max(1, math.ceil(samples / math.prod(shape))))
         seeds = rng.integers(0, 2**63 - 1, size=calls)
-        draws = np.stack([np.asarray(sampler(shape, int(s)), dtype=np.float64) for s in seeds])
+        try:
+            draws = np.stack([np.asarray(sampler(shape, int(s)), dtype=np.float64)
+                              for s in seeds])
+        except Exception as error:  # a shape this initializer does not take
+            rejected.append((shape, error))
+            if len(rejected) > len(shapes) - MIN_SHAPES:
+                raise
+            continue
         if first is None:
             first = draws
         x = draws.reshape(-1)
@@ -373,7 +384,7 @@ def measure_variances(sampler: Sampler, shapes: list[tuple[int, ...]], layout: L
                                       float(x.mean())))
         if variance > 0:
             pooled.append(x / math.sqrt(variance))  # not centred: the mean test needs it
-    return measured, np.concatenate(pooled) if pooled else np.zeros(0), first
+    return measured, np.concatenate(pooled) if pooled else np.zeros(0), first, rejected
 
 
 def name_scheme(law: Law, family: Family) -> tuple[str, str | None, float | None,
@@ -426,15 +437,16 @@ def fingerprint(sampler: Sampler, *, layout: Layout = "oihw",
     """
     rng = np.random.default_rng(seed)
     chosen = design_shapes or design(_rank_of(shapes), layout)
-    measured, standardized, first = measure_variances(sampler, chosen, layout, rng,
-                                                      samples=samples, max_calls=max_calls)
+    measured, standardized, first, rejected = measure_variances(
+        sampler, chosen, layout, rng, samples=samples, max_calls=max_calls)
     family = identify_family(standardized - standardized.mean(), rng) if standardized.size \
         else Family(
         "other", 0.0, math.nan)
     mean = stats.mean_test(standardized) if standardized.size else stats.mean_test(
         np.zeros(3))
     independence = stats.independence_test(first)
-    notes = []
+    notes = [f"shape {'x'.join(map(str, shape))} not accepted: {error}"
+             for shape, error in rejected]
     if any(m.variance == 0 for m in measured):
         return Fingerprint(name, layout, None, "constant (zero variance)", None, None, None,
                            family, mean, independence, measured, "high",
