@@ -35,6 +35,9 @@ from verify.conformance import Sampler
 from verify.fans import Layout, channel_axes
 
 SAMPLES_PER_SHAPE = 2**17
+RELATIVE_TOLERANCE = 0.01
+"""Coefficients (or squared gains) within 1% count as equal even when the intervals are
+narrower: a difference that small is below what any initializer means to encode."""
 MIN_SHAPES = 4
 """At least this many design shapes must be accepted to fit a law of three terms."""
 TRUNCATION_MAX = 3.5
@@ -292,7 +295,7 @@ class Fingerprint:
         elif self.scheme == "custom" and self.mode:
             scheme = f"gain^2 / {self.mode}"
         elif self.scheme == "custom":
-            scheme = f"a custom law, {self.law.describe()}"
+            scheme = f"a custom law, {self.law.describe().split(' (')[0]}"
         else:
             scheme = f"{self.scheme} ({self.mode})"
         rank = len(self.shapes[0].shape) if self.shapes else None
@@ -366,7 +369,10 @@ def measure_variances(sampler: Sampler, shapes: list[tuple[int, ...]], layout: L
         except Exception as error:  # a shape this initializer does not take
             rejected.append((shape, error))
             if len(rejected) > len(shapes) - MIN_SHAPES:
-                raise
+                raise ValueError(
+                    f"the initializer refused {len(rejected)} of the {len(shapes)} design "
+                    f"shapes (at {'x'.join(map(str, shape))}: {error}); a fingerprint needs "
+                    f"{MIN_SHAPES} shapes that vary the fans independently") from None
             continue
         if first is None:
             first = draws
@@ -401,9 +407,10 @@ def name_scheme(law: Law, family: Family) -> tuple[str, str | None, float | None
     elif keep_b and not keep_a:
         mode, coefficient, index, scale = "fan_out", b, 2, 1.0
     else:
-        low_a, high_a = law.interval(1)
-        low_b, high_b = law.interval(2)
-        if not (low_a <= high_b and low_b <= high_a):  # a != b: no named mode
+        spread = math.sqrt(max(law.covariance[1, 1] + law.covariance[2, 2]
+                               - 2 * law.covariance[1, 2], 0.0))
+        differ = abs(a - b) > scipy_stats.norm.isf(0.0005) * spread
+        if differ and abs(a / b - 1) > RELATIVE_TOLERANCE:  # a != b: no named mode
             return "custom", None, None, None
         mode, coefficient, index, scale = "fan_avg", (a + b) / 2, 1, 0.5
     # 1/Var = coefficient * fan(mode) / scale... with Var = gain^2 / fan(mode):
@@ -417,8 +424,8 @@ def name_scheme(law: Law, family: Family) -> tuple[str, str | None, float | None
         if named_mode != mode:
             continue
         named_gain = math.sqrt(named_gain2)
-        close = gain_interval[0] <= named_gain <= gain_interval[1] or abs(gain / named_gain
-                                                                          - 1) < 0.005
+        close = gain_interval[0] <= named_gain <= gain_interval[1] or \
+            abs(gain / named_gain - 1) < RELATIVE_TOLERANCE / 2
         if close:
             if name == "standard" and family.name != "uniform":
                 return f"{mode} gain 1/sqrt(3)", mode, gain, gain_interval
