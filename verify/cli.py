@@ -1,4 +1,4 @@
-"""The command line: ``python -m verify claims|check|conformance``.
+"""The command line: ``python -m verify claims|check|conformance|fingerprint|compare``.
 
 Exit status: 0 when the run completed (a claim that fails is a result, not an
 error), 2 for bad usage, with one line on stderr saying what to do.
