@@ -58,7 +58,8 @@ def _integer(minimum: int, what: str):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m verify", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="python -m verify",
+                     description=__doc__.splitlines()[0].replace("``", ""))
     commands = parser.add_subparsers(dest="command", parser_class=_Parser, required=True,
                                      metavar="COMMAND")
     claims = commands.add_parser(
