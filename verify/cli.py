@@ -85,10 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--dist", choices=sorted(INIT_FAMILIES), help="the claimed distribution")
     check.add_argument("--mode", choices=MODES, help="fan mode (default: the scheme's)")
     check.add_argument("--gain", type=float, help="gain (default: the scheme's)")
-    check.add_argument("--layout", choices=LAYOUTS, help="tensor layout (default: the API's)")
-    check.add_argument("--api", choices=sorted(APIS), default="torch",
-                       help="calling convention of a user target (default: %(default)s)")
-    check.add_argument("--kwargs", metavar="JSON", help="keyword arguments, a JSON object")
+    _target_options(check)
     check.add_argument("--shape", type=_shape, help="check this one shape, e.g. 64,32,3,3")
     _run_options(check, 8, "shapes hypothesis draws")
 
@@ -113,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fingerprint.add_argument("target", metavar="TARGET")
     _target_options(fingerprint)
-    _run_options(fingerprint, 1, "unused (a fingerprint uses a fixed design)")
+    _run_options(fingerprint, None, "")
 
     compare = commands.add_parser(
         "compare", help="are two initializers statistically the same, layer by layer?",
@@ -127,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help="a layer as in_channels,out_channels[,kernel...] (repeatable; "
                          "default: two dense or two 3x3 convolution layers)")
     _target_options(compare)
-    _run_options(compare, 1, "unused")
+    _run_options(compare, None, "")
     return parser
 
 
@@ -138,13 +135,15 @@ def _target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layout", choices=LAYOUTS, help="tensor layout (default: the API's)")
 
 
-def _run_options(parser: argparse.ArgumentParser, examples: int, what: str, *,
+def _run_options(parser: argparse.ArgumentParser, examples: int | None, what: str, *,
                  timeout: bool = True) -> None:
-    """The options every command shares: --seed, --examples, --json (and --timeout)."""
+    """The options the commands share: --seed, --json, --examples (unless ``examples`` is
+    None) and --timeout."""
     parser.add_argument("--seed", type=_integer(0, "a non-negative integer"), default=None,
                         help=f"the run's seed (default: $VERIFY_SEED, else {DEFAULT_SEED})")
-    parser.add_argument("--examples", type=_integer(1, "a positive integer"), default=examples,
-                        help=f"{what} (default: %(default)s)")
+    if examples is not None:
+        parser.add_argument("--examples", type=_integer(1, "a positive integer"),
+                            default=examples, help=f"{what} (default: %(default)s)")
     if timeout:
         parser.add_argument("--timeout", type=_positive_seconds, default=60.0,
                             help="seconds one call may take (default: %(default)s)")
