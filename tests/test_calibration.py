@@ -106,6 +106,36 @@ def test_shape_test_size_on_float32_samples(record_property, family: Family):
     calibrate(record_property, f"shape (KS), {family.label}, float32, n=1000", pvalues)
 
 
+@pytest.mark.parametrize("family", [NORMAL, UNIFORM], ids=lambda f: f.label)
+def test_grid_shape_test_is_conservative_but_not_powerless(record_property, family: Family):
+    """Above ``EXACT_KS_MAX`` samples the KS statistic is taken on a grid: its size
+    may only fall below nominal, and not by so much that the test loses its power."""
+    n = 2 * stats.EXACT_KS_MAX
+    cdf = family.cdf(0.3)
+    pvalues = pvalues_of(lambda rng: stats.shape_test(
+        family.sample(rng, n, 0.3, dtype=np.float32), cdf, policy=LOOSE).pvalue, runs=RUNS)
+    alarms = int(np.count_nonzero(pvalues < LEVEL))
+    high = binomial_range(RUNS, LEVEL)[1]
+    low = binomial_range(RUNS, LEVEL / 2)[0]
+    line = (f"size  {f'shape (grid KS), {family.label}, float32, n={n}':58} {alarms:4}/{RUNS} = "
+            f"{alarms / RUNS:.4f} 95% CI {wilson(alarms, RUNS)} nominal <= {LEVEL} (conservative)")
+    record_property("calibration", line)
+    assert low <= alarms <= high, line
+
+
+def test_independence_test_size_on_a_large_structured_sample(record_property):
+    """Above the subsample size the magnitude threshold comes from a strided subsample."""
+    pvalues = pvalues_of(lambda rng: stats.independence_test(
+        NORMAL.sample(rng, (3, 160, 100), 1.0, dtype=np.float32), policy=LOOSE).pvalue)
+    alarms = int(np.count_nonzero(pvalues < LEVEL))
+    high = binomial_range(RUNS, LEVEL)[1]
+    low = binomial_range(RUNS, LEVEL / 3)[0]
+    line = (f"size  {'independence, normal (3, 160, 100), 6 sub-tests':58} {alarms:4}/{RUNS} = "
+            f"{alarms / RUNS:.4f} 95% CI {wilson(alarms, RUNS)} nominal <= {LEVEL} (Bonferroni)")
+    record_property("calibration", line)
+    assert low <= alarms <= high, line
+
+
 def test_independence_test_size(record_property):
     pvalues = pvalues_of(lambda rng: stats.independence_test(
         LAPLACE.sample(rng, (20, 10, 5), 1.0), policy=LOOSE).pvalue)

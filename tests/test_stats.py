@@ -90,6 +90,81 @@ def test_shape_test_matches_scipy_kstest():
     assert ours.pvalue == pytest.approx(theirs.pvalue, rel=1e-6)
 
 
+def test_grid_shape_statistic_is_a_lower_bound_within_one_cell_of_the_exact_one():
+    x = np.random.default_rng(11).standard_normal(3 * stats.EXACT_KS_MAX) * 1.003
+    grid = stats.shape_test(x, NORMAL.cdf(1.0))
+    exact = scipy_stats.kstest(x, scipy_stats.norm.cdf).statistic
+    cell = float(np.max(np.diff(scipy_stats.norm.cdf(stats.Sample(x).edges))))
+    assert exact - cell <= grid.statistic <= exact
+    assert "grid" in grid.detail
+    assert grid.pvalue >= scipy_stats.kstest(x, scipy_stats.norm.cdf).pvalue
+
+
+def test_grid_shape_test_finds_the_wrong_family_with_the_right_variance():
+    x = UNIFORM.sample(np.random.default_rng(12), 1_000_000, 1.0, dtype=np.float32)
+    assert stats.shape_test(x, NORMAL.cdf(1.0)).verdict is Verdict.FAIL
+    # at the claim, the grid costs the minimum detectable distance about one cell's mass
+    null = stats.shape_test(NORMAL.sample(np.random.default_rng(12), 1_000_000, 1.0,
+                                          dtype=np.float32), NORMAL.cdf(1.0))
+    assert null.verdict is Verdict.PASS
+    exact_mde = stats._dkw(null.n, 1e-9) + stats._dkw(null.n, 0.01)
+    assert exact_mde < null.min_detectable_effect < exact_mde + 0.0015
+
+
+def test_sample_moments_match_numpy_in_float32_and_float64():
+    rng = np.random.default_rng(13)
+    for x in (rng.standard_normal((7, 5000)).astype(np.float32) * 3 + 100.0,
+              rng.laplace(size=(3, 40000)) - 2.0):
+        sample = stats.Sample(x)
+        x64 = x.astype(np.float64)
+        m2, m4 = sample.central
+        assert sample.mean == pytest.approx(x64.mean(), rel=1e-12)
+        assert m2 == pytest.approx(x64.var(), rel=1e-10)
+        assert m4 == pytest.approx(np.mean((x64 - x64.mean()) ** 4), rel=1e-9)
+        assert (sample.min, sample.max) == (x.min(), x.max())
+
+
+def test_lag_sums_match_a_direct_computation_on_every_axis():
+    x = np.random.default_rng(14).standard_normal((3, 4, 5, 6))
+    x[1] += 0.5  # a non-zero mean
+    sample = stats.Sample(x)
+    centered = x - x.mean()
+    magnitudes = (np.abs(x - sample.shift) > sample.threshold).astype(np.float64)
+    magnitudes -= magnitudes.mean()
+    for axis in range(4):
+        for kind, values in (("values", centered), ("magnitudes", magnitudes)):
+            moved = np.moveaxis(values, axis, -1)
+            left, right = moved[..., :-1], moved[..., 1:]
+            cross, left_sq, right_sq, pairs = sample.lag_sums(axis, kind)
+            assert pairs == left.size
+            assert cross == pytest.approx(np.sum(left * right), abs=1e-9)
+            assert left_sq == pytest.approx(np.sum(left * left), rel=1e-12)
+            assert right_sq == pytest.approx(np.sum(right * right), rel=1e-12)
+
+
+def test_tests_fail_a_sample_with_nan_or_inf():
+    for bad in (np.nan, np.inf):
+        x = np.random.default_rng(15).standard_normal(1000)
+        x[10] = bad
+        sample = stats.Sample(x)
+        assert not sample.finite
+        for result in (stats.mean_test(sample), stats.variance_test(sample, 1.0, gaussian=True),
+                       stats.support_test(sample, NORMAL.law(1.0)),
+                       stats.shape_test(sample, NORMAL.cdf(1.0)),
+                       stats.independence_test(sample)):
+            assert result.verdict is Verdict.FAIL, result
+
+
+def test_mean_test_matches_scipy_ttest_1samp():
+    x = np.random.default_rng(16).standard_normal(777) + 0.05
+    ours = stats.mean_test(x)
+    theirs = scipy_stats.ttest_1samp(x, 0.0)
+    assert ours.statistic == pytest.approx(theirs.statistic, rel=1e-10)
+    assert ours.pvalue == pytest.approx(theirs.pvalue, rel=1e-8)
+    interval = theirs.confidence_interval(0.95)
+    assert ours.interval == pytest.approx((interval.low, interval.high), rel=1e-10)
+
+
 def test_exact_variance_test_matches_the_chi_square_law():
     x = np.random.default_rng(2).standard_normal(50) * 1.3
     result = stats.variance_test(x, 1.0, gaussian=True)

@@ -104,8 +104,8 @@ def check_shape(
     rng = np.random.default_rng(seed)
 
     def draw(samples: int, generator: np.random.Generator) -> np.ndarray:
-        tensors = draw_tensors(sampler, shape, samples, generator)
-        if not np.all(np.isfinite(tensors)):
+        tensors = stats.Sample(draw_tensors(sampler, shape, samples, generator))
+        if not tensors.finite:
             raise ValueError(f"the sampler returned non-finite values at shape {shape}")
         return tensors
 
@@ -116,9 +116,9 @@ def check_shape(
         lambda x: stats.shape_test(x, cdf, policy=policy),
         lambda x: stats.independence_test(x, policy=policy),
     ]
-    sample = draw(first_size, rng)
+    sample = draw(first_size, rng)  # one pass over the entries, shared by every test
     results = tuple(
-        stats.resolve(test, draw, sample.size, rng, policy=policy, first=test(sample))
+        stats.resolve(test, draw, sample.n, rng, policy=policy, first=test(sample))
         for test in tests
     )
     return ShapeCheck(claim, shape, results)
