@@ -2,13 +2,15 @@
 
 Each one fills a tensor of the requested shape and dtype straight from the
 generator's primitive (standard normal or uniform) and scales it in place, so that
-no float64 intermediate or extra copy is made:
+no float64 intermediate or extra copy is made (speed: ``benchmarks/``):
 
 * normal: ``std * N(0, 1)``;
 * uniform: ``U(-a, a)`` with ``a = sqrt(3 Var)``;
-* truncated normal: inverse-CDF sampling, ``scale * ndtri(U(Phi(-2), Phi(2)))``,
-  which is exact (no rejection loop) and vectorizes; ``scale`` is corrected so the
-  truncated law has the scheme's variance.
+* truncated normal: ``scale * N(0, 1)`` conditioned on ``|N(0, 1)| <= 2`` by
+  rejection (the 4.6% beyond are drawn again), exact and about 1.05 normal fills;
+  ``scale`` is corrected so the truncated law has the scheme's variance.
+  (Inversion, ``ndtri(U(Phi(-2), Phi(2)))``, is exact too but costs 1.6 normal
+  fills in NumPy; ``torch.nn.init.trunc_normal_`` inverts with ``erfinv``.)
 
 The NumPy samplers are :meth:`verify.distributions.Family.sample`; this module adds
 the scheme's variance and the PyTorch versions.
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from verify.distributions import TRUNCATED_CDF_HIGH, TRUNCATED_CDF_LOW, TRUNCATION
+from verify.distributions import TRUNCATION
 from verify.schemes import InitSpec
 
 if TYPE_CHECKING:
@@ -60,15 +62,20 @@ def torch_init(
     dist = spec.dist
     scale = spec.family.scale(math.sqrt(spec.variance(shape)))
     weights = torch.empty(shape, dtype=dtype)
-    if dist == "normal":
-        return weights.normal_(0.0, scale, generator=generator)
     if dist == "uniform":
         return weights.uniform_(-scale, scale, generator=generator)
-    weights.uniform_(TRUNCATED_CDF_LOW, TRUNCATED_CDF_HIGH, generator=generator)
-    torch.special.ndtri(weights, out=weights)
-    weights.mul_(scale)
-    bound = TRUNCATION * scale
-    return weights.clamp_(-bound, bound)
+    if dist == "normal":
+        return weights.normal_(0.0, scale, generator=generator)
+    weights.normal_(generator=generator)
+    flat = weights.view(-1)
+    redraw = torch.nonzero(flat.abs() > TRUNCATION).squeeze(1)
+    while redraw.numel():  # one batch with a margin: one round almost always suffices
+        fresh = torch.empty(redraw.numel() + redraw.numel() // 8 + 8, dtype=dtype)
+        fresh = fresh.normal_(generator=generator)
+        fresh = fresh[fresh.abs() <= TRUNCATION][:redraw.numel()]
+        flat[redraw[:fresh.numel()]] = fresh
+        redraw = redraw[fresh.numel():]
+    return weights.mul_(scale)
 
 
 BACKENDS = ("numpy", "torch")

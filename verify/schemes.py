@@ -25,6 +25,7 @@ deviations whose scale is corrected so that the truncated law has the variance
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -105,6 +106,12 @@ def weight_law(dist: str, var: float) -> stats.rv_continuous:
     return family(dist).law(math.sqrt(var))
 
 
+@functools.lru_cache(maxsize=4096)  # samplers ask for the same shapes again and again
+def _spec_variance(spec: InitSpec, shape: tuple[int, ...]) -> float:
+    scheme = get_scheme(spec.scheme)
+    return scheme.variance(spec.fans(shape), gain=spec.gain, mode=spec.mode)
+
+
 @dataclass(frozen=True)
 class InitSpec:
     """What an initializer claims: scheme, distribution and how to read its tensors.
@@ -135,7 +142,7 @@ class InitSpec:
         return compute_fans(shape, self.layout, groups=self.groups, transposed=self.transposed)
 
     def variance(self, shape: tuple[int, ...]) -> float:
-        return get_scheme(self.scheme).variance(self.fans(shape), gain=self.gain, mode=self.mode)
+        return _spec_variance(self, tuple(shape))
 
     def law(self, shape: tuple[int, ...]) -> stats.rv_continuous:
         return weight_law(self.dist, self.variance(shape))
