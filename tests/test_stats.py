@@ -128,13 +128,13 @@ def test_lag_sums_match_a_direct_computation_on_every_axis():
     x = np.random.default_rng(14).standard_normal((3, 4, 5, 6))
     x[1] += 0.5  # a non-zero mean
     sample = stats.Sample(x)
-    centered = x - x.mean()
-    magnitudes = (np.abs(x - sample.shift) > sample.threshold).astype(np.float64)
+    centered = (x - x.mean()).reshape(-1)
+    magnitudes = (np.abs(x - sample.shift) > sample.threshold).astype(np.float64).reshape(-1)
     magnitudes -= magnitudes.mean()
     for axis in range(4):
+        stride = math.prod(x.shape[axis + 1:])  # neighbours along the axis, in the flat array
         for kind, values in (("values", centered), ("magnitudes", magnitudes)):
-            moved = np.moveaxis(values, axis, -1)
-            left, right = moved[..., :-1], moved[..., 1:]
+            left, right = values[:-stride], values[stride:]
             cross, left_sq, right_sq, pairs = sample.lag_sums(axis, kind)
             assert pairs == left.size
             assert cross == pytest.approx(np.sum(left * right), abs=1e-9)

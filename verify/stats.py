@@ -32,10 +32,8 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from enum import Enum
 
@@ -303,16 +301,6 @@ def _buffers(n: int) -> tuple[np.ndarray, np.ndarray]:
     return values[:n], _scratch.flags[:n]
 
 
-_PARALLEL_MIN = 1 << 18
-_WORKERS = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-               else (os.cpu_count() or 1))
-
-
-@functools.cache
-def _executor() -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(_WORKERS, thread_name_prefix="verify-sample")
-
-
 def _block_pass(flat: np.ndarray, values: np.ndarray, flags: np.ndarray, shift: float,
                 threshold: float, cells: tuple[float, float, float, float] | None,
                 start: int, stop: int) -> tuple[np.ndarray, float, float, np.ndarray]:
@@ -366,10 +354,9 @@ class Sample:
       test's statistic);
     * the magnitude indicator ``|y| > t``, ``t`` the subsample's median of ``|y|``.
 
-    Large samples are split in two halves, one per thread (numpy and BLAS release
-    the GIL). Then the lag-1 sums of the independence test, along every axis, of ``y`` and of
+    Then the lag-1 sums of the independence test, along every axis, of ``y`` and of
     the indicator: each is one dot product of the flat array with itself shifted
-    by the axis's stride, less the pairs that wrap around the axis.
+    by the axis's stride.
 
     The tests (:func:`mean_test`, :func:`variance_test`, ...) take a ``Sample`` or
     an array; several tests of one sample share one ``Sample``.
@@ -405,17 +392,9 @@ class Sample:
 
         values, flags = _buffers(n)
         cells = (scale, offset, low, high) if n > EXACT_KS_MAX else None  # else exact KS
-        # Two halves in two threads: numpy and BLAS release the GIL, as torch's fills
-        # use every core. Each half is a run of whole blocks.
-        halves = [(0, n)]
-        if n >= _PARALLEL_MIN and _WORKERS > 1:
-            middle = (n // 2 + BLOCK - 1) // BLOCK * BLOCK
-            halves = [(0, middle), (middle, n)]
-        arguments = (flat, values, flags, self.shift, self.threshold**2, cells)
-        if len(halves) == 1:
-            parts = [_block_pass(*arguments, 0, n)]
-        else:
-            parts = list(_executor().map(lambda half: _block_pass(*arguments, *half), halves))
+        # One thread: splitting the pass over two threads was measured slower, as
+        # the threads' BLAS calls compete for the same two cores.
+        parts = [_block_pass(flat, values, flags, self.shift, self.threshold**2, cells, 0, n)]
         self.sums = sum(part[0] for part in parts)  # of y, y^2, y^3, y^4
         self.min = min(part[1] for part in parts) if n else math.inf
         self.max = max(part[2] for part in parts) if n else -math.inf
@@ -454,30 +433,29 @@ class Sample:
         return self.lags[axis, kind]
 
     def _lag_sums(self, flat: np.ndarray, axis: int) -> tuple[float, float, float, int]:
-        outer = math.prod(self.shape[:axis])
-        length = self.shape[axis]
-        inner = math.prod(self.shape[axis + 1:])
-        pairs = outer * (length - 1) * inner
-        cube = flat.reshape(outer, length, inner)
-        first, last = cube[:, 0, :], cube[:, -1, :]
-        wrapped = cube[:-1, -1, :], cube[1:, 0, :]
+        # The pairs (i, i + stride) of the flat array: neighbours along the axis, and,
+        # for 1/length of them, the last entry of one slice with the first of the
+        # next. Under independence every pair of distinct entries is uncorrelated, so
+        # the wrapped pairs keep the test's size; all the sums are over contiguous
+        # memory (one dot product, and the heads and tails of the array).
+        stride = math.prod(self.shape[axis + 1:])
+        pairs = self.n - stride
+        left, right = flat[:-stride], flat[stride:]
+        head, tail = flat[:stride], flat[-stride:]
         if flat.dtype == bool:
             total = squares = float(np.count_nonzero(flat))
-            cross = float(np.count_nonzero(flat[:-inner] & flat[inner:])
-                          - np.count_nonzero(wrapped[0] & wrapped[1]))
-            left, right = total - np.count_nonzero(last), total - np.count_nonzero(first)
-            left_sq, right_sq = left, right
+            cross = float(np.count_nonzero(left & right))
+            left_sum = left_sq = total - np.count_nonzero(tail)
+            right_sum = right_sq = total - np.count_nonzero(head)
         else:
             total, squares = float(self.sums[0]), float(self.sums[1])
-            cross = float(flat[:-inner] @ flat[inner:]) - float(
-                np.einsum("ij,ij->", *wrapped))
-            left, right = total - float(last.sum()), total - float(first.sum())
-            left_sq = squares - float(np.einsum("ij,ij->", last, last))
-            right_sq = squares - float(np.einsum("ij,ij->", first, first))
+            cross = float(left @ right)
+            left_sum, right_sum = total - float(tail.sum()), total - float(head.sum())
+            left_sq, right_sq = squares - float(tail @ tail), squares - float(head @ head)
         d = total / self.n  # center every member at the sample's mean
-        centered = cross - d * (left + right) + pairs * d * d
-        left_sq += -2 * d * left + pairs * d * d
-        right_sq += -2 * d * right + pairs * d * d
+        centered = cross - d * (left_sum + right_sum) + pairs * d * d
+        left_sq += -2 * d * left_sum + pairs * d * d
+        right_sq += -2 * d * right_sum + pairs * d * d
         return centered, left_sq, right_sq, pairs
 
 
