@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 
@@ -16,6 +17,13 @@ SHAPES: dict[str, tuple[int, ...]] = {
 
 SCHEMES = ["lecun", "glorot", "he"]
 DISTRIBUTIONS = ["normal", "uniform", "truncated_normal"]
+
+if os.environ.get("VERIFY_BENCH_SMOKE"):
+    # CI's smoke run (.ci/run): every benchmark function once, on the smallest dense
+    # shape and the conv kernel and one scheme, so that a broken benchmark cannot
+    # land without CI spending 20 minutes on timings nobody reads.
+    SHAPES = {name: SHAPES[name] for name in ("64x64", "conv 256x128x3x3")}
+    SCHEMES = ["he"]
 
 
 def best_time(function: Callable[[], object], budget: float = 0.05) -> float:
