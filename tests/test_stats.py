@@ -233,3 +233,12 @@ def test_fast_cdfs_equal_scipys(family):
     chosen = next(f for f in ZERO_MEAN_FAMILIES if f.name == family)
     x = np.linspace(-4, 4, 2001)
     np.testing.assert_allclose(chosen.cdf(0.7)(x), chosen.law(0.7).cdf(x), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("n", [stats.KS_LIMIT_LAW_FROM, 65_536, 200_000])
+def test_the_limiting_ks_law_is_conservative_where_the_shape_test_uses_it(n):
+    """Above ``KS_LIMIT_LAW_FROM`` the shape test takes its p-value from the limiting
+    Kolmogorov law: it must never be smaller than the exact one."""
+    for x in (0.3, 0.8, 1.2, 2.0, 3.0, 4.5):
+        exact = scipy_stats.kstwo.sf(x / math.sqrt(n), n)
+        assert scipy_stats.kstwobign.sf(x) >= exact

@@ -53,6 +53,8 @@ class ShapeCheck:
     claim: StatisticalClaim
     shape: tuple[int, ...]
     results: tuple[CheckResult, ...]
+    first: tuple[CheckResult, ...] = ()
+    """Each test's result on the first sample, before any resampling."""
 
     @property
     def verdict(self) -> Verdict:
@@ -73,6 +75,14 @@ class ShapeCheck:
         return "\n".join(lines)
 
 
+def sample_size(claim: StatisticalClaim, law, policy: Policy = DEFAULT_POLICY) -> int:
+    """Entries the battery draws first: enough for the variance test to detect
+    ``policy.effect`` with ``policy.power`` under ``law`` (the claim at one shape)."""
+    kurtosis = float(law.stats(moments="k")) + 3.0
+    return stats.variance_sample_size(policy=policy, kurtosis=kurtosis,
+                                      gaussian=claim_is_gaussian(claim))
+
+
 def check_shape(
     sampler: Sampler,
     claim: StatisticalClaim,
@@ -82,11 +92,14 @@ def check_shape(
     policy: Policy = DEFAULT_POLICY,
     max_calls: int = DEFAULT_MAX_CALLS,
     variance: float | None = None,
+    samples: int | None = None,
 ) -> ShapeCheck:
     """Run the whole battery on tensors of ``shape`` drawn from ``sampler``.
 
     The claimed law is ``claim.law(shape)``; for a scheme (``InitSpec``) a test may
     pass its own, independently computed ``variance`` instead of the scheme's.
+    ``samples`` overrides the first sample's size, which otherwise comes from the
+    power target of ``policy`` (calibration runs use a loose level at the default size).
     """
     shape = tuple(int(d) for d in shape)
     if variance is not None and isinstance(claim, InitSpec):
@@ -97,9 +110,8 @@ def check_shape(
         law = claim.law(shape)
         cdf = claim_cdf(claim, shape)
     mean, variance = float(law.mean()), float(law.var())
-    kurtosis = float(law.stats(moments="k")) + 3.0
     gaussian = claim_is_gaussian(claim)
-    target = stats.variance_sample_size(policy=policy, kurtosis=kurtosis, gaussian=gaussian)
+    target = samples or sample_size(claim, law, policy)
     first_size = min(target, max_calls * math.prod(shape))
     rng = np.random.default_rng(seed)
 
@@ -117,11 +129,12 @@ def check_shape(
         lambda x: stats.independence_test(x, policy=policy),
     ]
     sample = draw(first_size, rng)  # one pass over the entries, shared by every test
+    first = tuple(test(sample) for test in tests)
     results = tuple(
-        stats.resolve(test, draw, sample.n, rng, policy=policy, first=test(sample))
-        for test in tests
+        stats.resolve(test, draw, sample.n, rng, policy=policy, first=result)
+        for test, result in zip(tests, first, strict=True)
     )
-    return ShapeCheck(claim, shape, results)
+    return ShapeCheck(claim, shape, results, first)
 
 
 def variance_check(

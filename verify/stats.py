@@ -281,6 +281,7 @@ GRID = 4096
 """Cells of the grid the shape test counts large samples on."""
 
 EXACT_KS_MAX = 1 << 16
+KS_LIMIT_LAW_FROM = 10_000
 """Samples up to this size get the exact Kolmogorov-Smirnov statistic (one sort)."""
 
 _SUBSAMPLE = 1 << 15
@@ -659,7 +660,11 @@ def shape_test(
     only be conservative). A law at CDF distance ``eps`` from the claim shows at
     an edge at least ``eps`` minus the claimed mass of one cell, which the minimum
     detectable effect adds (about 0.001 for a normal, 0.00024 for a uniform).
-    Null law: ``scipy.stats.kstwo`` (exact for small ``n``, asymptotic for large).
+    Null law: ``scipy.stats.kstwo`` up to :data:`KS_LIMIT_LAW_FROM` samples; above,
+    the limiting Kolmogorov law ``kstwobign`` of ``sqrt(n) D``, whose tail lies above
+    the exact one (checked from 10^4 to 2 * 10^5 samples, ``sqrt(n) D`` from 0.3 to 6:
+    the ratio exact / limit stays below 1), so the p-value is conservative, and costs
+    0.1 ms where ``kstwo`` takes up to 250 ms in the far tail.
     """
     sample = Sample.of(samples)
     n = sample.n
@@ -682,7 +687,10 @@ def shape_test(
         mde += cell
         detail = (f"Kolmogorov-Smirnov on a grid of {GRID + 1} edges (conservative), "
                   f"exact CDF")
-    pvalue = float(stats.kstwo.sf(distance, n))
+    if n < KS_LIMIT_LAW_FROM:
+        pvalue = float(stats.kstwo.sf(distance, n))
+    else:
+        pvalue = float(stats.kstwobign.sf(distance * math.sqrt(n)))
     return CheckResult(
         "shape", distance, 0.0, (0.0, distance + _dkw(n, 1 - policy.confidence)), distance,
         pvalue, n, mde, "ks", policy.classify(pvalue), detail=detail,
