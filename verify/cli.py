@@ -1,4 +1,4 @@
-"""The command line: ``python -m verify claims|check|conformance|fingerprint|compare``.
+"""The command line: ``python -m verify claims|check|conformance|fingerprint|compare|measure``.
 
 Exit status: 0 when the run completed (a claim that fails is a result, not an
 error), 2 for bad usage, with one line on stderr saying what to do.
@@ -125,6 +125,26 @@ def build_parser() -> argparse.ArgumentParser:
                          "default: two dense or two 3x3 convolution layers)")
     _target_options(compare)
     _run_options(compare, None, "")
+
+    measure = commands.add_parser(
+        "measure", help="measure the checks themselves: false alarms, power, peers",
+        description="Run the battery on correct implementations over many seeds at a loose "
+        "level (observed against nominal false-alarm rates), its power against small variance "
+        "errors, and the mutants of tests/mutants.py checked by this project and by the tests "
+        "of PyTorch and Keras. Writes one JSON document to --out and prints the tables.",
+    )
+    measure.add_argument("--out", default="reports/measurements.json", metavar="FILE",
+                         help="where to write the JSON (default: %(default)s)")
+    measure.add_argument("--runs", type=_integer(1, "a positive integer"), default=None,
+                         help="seeded null checks (default: 1000; --quick: 60)")
+    measure.add_argument("--trials", type=_integer(1, "a positive integer"), default=None,
+                         help="trials per point of the power curve and per peer cell "
+                         "(default: 100; --quick: 4 and 10)")
+    measure.add_argument("--quick", action="store_true",
+                         help="a smoke run of about a minute, with wide intervals")
+    measure.add_argument("--no-explore", action="store_true",
+                         help="skip the default check run on each mutant")
+    _run_options(measure, None, "", timeout=False)
     return parser
 
 
@@ -476,6 +496,94 @@ def _run_compare(args: argparse.Namespace) -> int:
     return 0 if result.equivalent else 1
 
 
+class _Throttled:
+    """Progress for long loops: every step on a terminal, every tenth of a section in a log."""
+
+    def __init__(self) -> None:
+        self.section, self.shown = "", -1
+
+    def __call__(self, section: str, done: int, total: int) -> None:
+        tenth = 10 * done // max(total, 1)
+        if sys.stderr.isatty() or (section, tenth) != (self.section, self.shown):
+            _progress(f"{section}: {done}/{total}")
+        self.section, self.shown = section, tenth
+
+
+def _run_measure(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    from verify import measure
+
+    seed = args.seed if args.seed is not None else run_seed()
+    budget = measure.QUICK if args.quick else measure.Budget()
+    if args.runs is not None:
+        budget = dataclasses.replace(budget, runs=args.runs)
+    if args.trials is not None:
+        budget = dataclasses.replace(budget, power_trials=args.trials, peer_trials=args.trials)
+    if args.no_explore:
+        budget = dataclasses.replace(budget, explore=False)
+    out = _writable(args.out)
+    measure.load_mutants()  # fail now, not after minutes of work
+    document = measure.measure(budget, seed=seed, progress=_Throttled())
+    if sys.stderr.isatty():
+        print(file=sys.stderr)
+    try:
+        write_json_atomically(out, document)
+    except OSError as error:
+        raise UsageError(f"cannot write {out}: {error.strerror}; the measurement is lost, "
+                         "run again with another --out") from None
+    if args.json:
+        json.dump(document, sys.stdout, indent=2, default=str)
+        print()
+    else:
+        print(measure.render(document))
+        print(f"\nwritten to {out} ({document['seconds']:.0f} s, seed {seed})")
+    return 0
+
+
+def _writable(path_text: str):
+    """The output path, refused now (exit 2) if it cannot be written later."""
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path_text)
+    if path.is_dir():
+        raise UsageError(f"--out {path_text} is a directory: give a file name such as "
+                         f"{path / 'measurements.json'}")
+    parent = path.parent if str(path.parent) else Path(".")
+    if parent.exists() and not parent.is_dir():
+        raise UsageError(f"--out {path_text}: {parent} is not a directory")
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), Path("."))
+    try:  # the only test that holds for every user, root included: write something
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise UsageError(f"--out {path_text}: {existing} is not writable "
+                         f"({error.strerror}); choose another path") from None
+    return path
+
+
+def write_json_atomically(path, document) -> None:
+    """Write to a temporary file beside ``path`` and rename it into place: a reader sees
+    the old file or the new one, never half of one."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(temporary, 0o666 & ~umask)  # what open() would have given, not mkstemp's 0600
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(document, stream, indent=2, default=str)
+            stream.write("\n")
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise
+
+
 def render_matrix(rows: Sequence[dict]) -> str:
     width = max([len(r["target"]) for r in rows] + [6])
     lines = [f"{'target':{width}}  {'verdict':10} {'claim':44} {'minimal failing shape':22} "
@@ -524,6 +632,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_fingerprint(args)
         if args.command == "compare":
             return _run_compare(args)
+        if args.command == "measure":
+            return _run_measure(args)
         raise UsageError(f"unknown command {args.command!r}")
     except (UsageError, ValueError, LibraryMissing) as error:
         # ValueError: bad VERIFY_SEED, unknown target, bad --kwargs, a bad spec
