@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from verify import claims as claims_module
 from verify.adapters import ContractError, LibraryMissing
 from verify.catalog import LIBRARIES
-from verify.conformance import DEFAULT_MAX_CALLS
+from verify.conformance import DEFAULT_MAX_CALLS, MAX_NUMEL
 from verify.conformance import TargetError as TargetErrorType
 from verify.distributions import INIT_FAMILIES
 from verify.fans import LAYOUTS
@@ -190,6 +190,10 @@ def _shape(text: str) -> tuple[int, ...]:
     if not 2 <= len(shape) <= 5 or min(shape) < 1:
         raise argparse.ArgumentTypeError(
             f"a weight shape has 2 to 5 positive dimensions, got {text!r}")
+    if math.prod(shape) > MAX_NUMEL:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has {math.prod(shape)} entries, above the cap of {MAX_NUMEL}; "
+            "give smaller dimensions")
     return shape
 
 

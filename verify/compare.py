@@ -18,7 +18,7 @@ import numpy as np
 from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
-from verify.conformance import Sampler
+from verify.conformance import Sampler, validate_output
 from verify.fans import Layout
 from verify.fingerprint import Fingerprint, _rank_of, build_shape, fingerprint
 from verify.stats import DEFAULT_POLICY, Policy, Verdict
@@ -110,8 +110,8 @@ def _draw(sampler: Sampler, shape: tuple[int, ...], rng: np.random.Generator,
           samples: int) -> np.ndarray:
     calls = max(1, math.ceil(samples / math.prod(shape)))
     seeds = rng.integers(0, 2**63 - 1, size=calls)
-    return np.concatenate([np.asarray(sampler(shape, int(s)), dtype=np.float64).reshape(-1)
-                           for s in seeds])
+    return np.concatenate([validate_output(sampler(shape, int(s)), shape)
+                           .astype(np.float64).reshape(-1) for s in seeds])
 
 
 def _log_variance(x: np.ndarray) -> tuple[float, float]:
@@ -144,6 +144,12 @@ def compare(first: Sampler, second: Sampler, *, layers: Sequence[tuple[int, ...]
     whichever rank the samplers take)."""
     if layers is None:
         layers = default_layers(shapes, names)
+    from verify.conformance import MAX_NUMEL
+
+    for layer in layers:
+        if len(layer) < 2 or min(layer) < 1 or math.prod(layer) > MAX_NUMEL:
+            raise ValueError(f"layer {tuple(layer)}: give in_channels,out_channels[,kernel...] "
+                             f"of positive sizes, at most {MAX_NUMEL} weights")
     rng = np.random.default_rng(seed)
     results = []
     for layer in layers:

@@ -191,10 +191,21 @@ def call_target(sampler: Sampler, shape: tuple[int, ...], seed: int, *,
     except Exception as error:  # the initializer itself raised: report it, do not crash
         raise TargetError(f"the initializer raised {type(error).__name__}: {error} "
                           f"(shape {shape})") from None
-    array = np.asarray(value)
+    return validate_output(value, shape, finite=finite)
+
+
+def validate_output(value, shape: tuple[int, ...], *, finite: bool = True) -> np.ndarray:
+    """``value`` as an array, if it is what an initializer must return for ``shape``: that
+    shape, a float dtype, and (with ``finite``) no NaN or Inf; else :class:`TargetError`."""
+    try:
+        array = np.asarray(value)
+    except Exception as error:  # an object NumPy cannot convert
+        raise TargetError(f"the initializer returned {type(value).__name__}, not an array "
+                          f"({error})") from None
     if array.shape != tuple(shape):
         raise TargetError(f"asked for shape {tuple(shape)}, the initializer returned "
-                          f"{array.shape}")
+                          f"{array.shape}" + ("" if array.ndim else
+                                              f" (a {type(value).__name__})"))
     if array.dtype.kind != "f":
         raise TargetError(f"the initializer returned dtype {array.dtype}, not a float dtype "
                           f"(shape {shape})")
@@ -242,6 +253,10 @@ def shape_results(sampler: Sampler, claim: Claim, shape: tuple[int, ...], *, see
                   policy: Policy = DEFAULT_POLICY,
                   max_calls: int = DEFAULT_MAX_CALLS) -> list[CheckResult]:
     """Every check of ``claim`` at one shape."""
+    if any(d < 1 for d in shape):
+        raise ValueError(f"every dimension must be at least 1, got shape {tuple(shape)}")
+    if hasattr(claim, "law"):
+        claim.law(shape)  # a shape the claim has no law for: refused before any call
     if math.prod(shape) > MAX_NUMEL:
         raise TargetError(f"shape {shape} has {math.prod(shape)} entries, above the cap of "
                           f"{MAX_NUMEL}; check smaller shapes")

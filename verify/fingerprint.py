@@ -31,7 +31,8 @@ from scipy import optimize
 from scipy import stats as scipy_stats
 
 from verify import stats
-from verify.conformance import Sampler
+from verify.adapters import ContractError
+from verify.conformance import Sampler, TargetError, validate_output
 from verify.fans import Layout, channel_axes
 
 SAMPLES_PER_SHAPE = 2**17
@@ -364,8 +365,10 @@ def measure_variances(sampler: Sampler, shapes: list[tuple[int, ...]], layout: L
         calls = min(max_calls, max(1, math.ceil(samples / math.prod(shape))))
         seeds = rng.integers(0, 2**63 - 1, size=calls)
         try:
-            draws = np.stack([np.asarray(sampler(shape, int(s)), dtype=np.float64)
+            draws = np.stack([validate_output(sampler(shape, int(s)), shape).astype(np.float64)
                               for s in seeds])
+        except (TargetError, ContractError):  # a broken contract, a timeout: not a shape
+            raise
         except Exception as error:  # a shape this initializer does not take
             rejected.append((shape, error))
             if len(rejected) > len(shapes) - MIN_SHAPES:
