@@ -7,13 +7,12 @@ error), 2 for bad usage, with one line on stderr saying what to do.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import shlex
-import signal
 import sys
 import textwrap
-import threading
 import time
 from collections.abc import Sequence
 
@@ -26,6 +25,7 @@ from verify.conformance import DEFAULT_MAX_CALLS, MAX_NUMEL
 from verify.conformance import TargetError as TargetErrorType
 from verify.distributions import INIT_FAMILIES
 from verify.fans import LAYOUTS
+from verify.matrix import conformance_row, fingerprint_entry, skipped_rows, with_timeout
 from verify.schemes import MODES, SCHEMES
 from verify.seeding import DEFAULT_SEED, run_seed
 from verify.stats import DEFAULT_POLICY, Verdict
@@ -145,6 +145,27 @@ def build_parser() -> argparse.ArgumentParser:
     measure.add_argument("--no-explore", action="store_true",
                          help="skip the default check run on each mutant")
     _run_options(measure, None, "", timeout=False)
+
+    report = commands.add_parser(
+        "report", help="the main job: claims, conformance, figures and statistics as a report",
+        description="Test every claim, check every initializer of the installed libraries, "
+        "draw the figures and measure the checks; write index.html (self-contained), "
+        "report.md, report.json and figures/*.png into --out, replacing the previous report "
+        "only when the new one is complete.",
+    )
+    report.add_argument("--out", default="reports", metavar="DIR",
+                        help="the report's directory (default: %(default)s)")
+    report.add_argument("--quick", action="store_true",
+                        help="a smoke run in under a minute: every section, tiny budgets")
+    report.add_argument("--libraries", nargs="+", default=["all"], metavar="LIB",
+                        choices=[*LIBRARIES, "all"],
+                        help=f"libraries to check, of {', '.join(LIBRARIES)} "
+                        "(default: all that are installed)")
+    report.add_argument("--seed", type=_integer(0, "a non-negative integer"), default=None,
+                        help=f"the run's seed (default: $VERIFY_SEED, else {DEFAULT_SEED})")
+    report.add_argument("--timeout", type=_positive_seconds, default=60.0,
+                        help="seconds one call of an initializer may take (default: "
+                        "%(default)s)")
     return parser
 
 
@@ -272,27 +293,6 @@ def render_table(results: Sequence[claims_module.ClaimResult], seed: int, elapse
     return "\n".join(lines)
 
 
-def _with_timeout(sampler, seconds: float):
-    """Abort a call that takes longer than ``seconds`` (main thread only)."""
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
-        return sampler
-
-    def expired(signum, frame):
-        raise ContractError("timeout", f"one call took longer than {seconds:g} s; raise "
-                            "--timeout if the initializer is just slow")
-
-    def call(shape, seed):
-        previous = signal.signal(signal.SIGALRM, expired)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        try:
-            return sampler(shape, seed)
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
-
-    return call
-
-
 def _reproduce(args: argparse.Namespace, seed: int) -> str:
     words = ["python -m verify check", shlex.quote(args.target)]
     for option in ("scheme", "dist", "mode", "gain", "layout"):
@@ -351,7 +351,7 @@ def _run_check(args: argparse.Namespace) -> int:
     else:
         shapes = weight_shapes(layout=getattr(claim, "layout", target.layout), max_numel=2**20)
     _progress(f"checking {target.name} against {claim.describe()} ...")
-    report = check(_with_timeout(target, args.timeout), claim, shapes=shapes, seed=seed,
+    report = check(with_timeout(target, args.timeout), claim, shapes=shapes, seed=seed,
                    max_examples=1 if args.shape else args.examples, name=target.name,
                    reproduce=_reproduce(args, seed),
                    max_calls=entry.max_calls if entry is not None else DEFAULT_MAX_CALLS)
@@ -367,45 +367,23 @@ def _run_check(args: argparse.Namespace) -> int:
 
 def _run_conformance(args: argparse.Namespace) -> int:
     from verify import catalog
-    from verify.conformance import TargetError, check
 
     seed = args.seed if args.seed is not None else run_seed()
     libraries = None if "all" in args.library else list(dict.fromkeys(args.library))
     found = catalog.load(libraries)
     rows: list[dict] = []
+    total = len(found.entries)
     for index, entry in enumerate(found.entries, 1):
-        _progress(f"[{index}/{len(found.entries)}] {entry.name} ...")
-        start = time.perf_counter()
-        row = {"target": entry.name, "library": entry.library, "kind": entry.kind,
-               "claim": entry.claim.describe(), "documented": entry.documented,
-               "convention": entry.convention}
-        try:
-            target = entry.build()
-            report = check(_with_timeout(target, args.timeout), entry.claim,
-                           shapes=entry.shapes() if entry.shapes else None, seed=seed,
-                           max_examples=args.examples, name=entry.name,
-                           reproduce=f"python -m verify check {shlex.quote(entry.name)} "
-                           f"--shape {{shape}} --seed {seed}", max_calls=entry.max_calls)
-            row.update(verdict=report.verdict.value, counterexample=report.counterexample,
-                       shapes_tested=len(report.shapes_tested),
-                       generation_seconds=round(report.generation_seconds, 2))
-            if report.verdict is not Verdict.PASS and not args.no_fingerprint \
-                    and hasattr(entry.claim, "law"):
-                _progress(f"[{index}/{len(found.entries)}] {entry.name}: fingerprinting ...")
-                found_print = fingerprint_entry(entry, target, seed, args.timeout)
-                row["fingerprint"] = {**found_print.to_dict(),
-                                      "explanation": found_print.explain(entry.claim)}
-        except (TargetError, ContractError, LibraryMissing) as error:
-            row.update(verdict="error", error=str(error), counterexample=None)
-        row["seconds"] = round(time.perf_counter() - start, 2)
+        _progress(f"[{index}/{total}] {entry.name} ...")
+        row = conformance_row(
+            entry, seed=seed, examples=args.examples, timeout=args.timeout,
+            fingerprint=not args.no_fingerprint,
+            progress=lambda text, i=index, e=entry: _progress(f"[{i}/{total}] {e.name}: {text}"))
         rows.append(row)
-        _progress(f"[{index}/{len(found.entries)}] {entry.name}: {row['verdict']} "
-                  f"({row['seconds']:.1f} s)")
+        _progress(f"[{index}/{total}] {entry.name}: {row['verdict']} ({row['seconds']:.1f} s)")
     if sys.stderr.isatty():
         print(file=sys.stderr)
-    for library, reason in found.skipped.items():
-        rows.append({"target": f"{library}:*", "library": library, "verdict": "skipped",
-                     "reason": reason})
+    rows += skipped_rows(found.skipped)
     if args.json:
         json.dump(rows, sys.stdout, indent=2, default=str)
         print()
@@ -413,15 +391,6 @@ def _run_conformance(args: argparse.Namespace) -> int:
         print(render_matrix(rows))
     checked = [r for r in rows if r["verdict"] != "skipped"]
     return 0 if all(r["verdict"] == "pass" for r in checked) else 1
-
-
-def fingerprint_entry(entry, target, seed: int, timeout: float, layout=None):
-    from verify.fingerprint import fingerprint
-
-    return fingerprint(_with_timeout(target, timeout), layout=layout or target.layout,
-                       shapes=entry.shapes() if entry is not None and entry.shapes else None,
-                       seed=seed, name=target.name,
-                       max_calls=entry.max_calls if entry is not None else DEFAULT_MAX_CALLS)
 
 
 def _run_fingerprint(args: argparse.Namespace) -> int:
@@ -485,7 +454,7 @@ def _run_compare(args: argparse.Namespace) -> int:
     names = (first.name, second.name)
     layers = args.layer or default_layers(shapes, names)
     _progress(f"comparing {first.name} with {second.name} ...")
-    result = compare(_with_timeout(first, args.timeout), _with_timeout(second, args.timeout),
+    result = compare(with_timeout(first, args.timeout), with_timeout(second, args.timeout),
                      layers=layers, seed=seed,
                      layouts=(args.layout or first.layout, args.layout or second.layout),
                      shapes=shapes, names=names)
@@ -514,8 +483,6 @@ class _Throttled:
 
 
 def _run_measure(args: argparse.Namespace) -> int:
-    import dataclasses
-
     from verify import measure
 
     seed = args.seed if args.seed is not None else run_seed()
@@ -543,6 +510,58 @@ def _run_measure(args: argparse.Namespace) -> int:
         print(measure.render(document))
         print(f"\nwritten to {out} ({document['seconds']:.0f} s, seed {seed})")
     return 0
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from verify import report
+
+    seed = args.seed if args.seed is not None else run_seed()
+    out = _writable_directory(args.out)
+    libraries = None if "all" in args.libraries else tuple(dict.fromkeys(args.libraries))
+    settings = (report.Settings.quick_run(seed, libraries) if args.quick
+                else report.Settings(seed=seed, libraries=libraries))
+    settings = dataclasses.replace(settings, timeout=args.timeout)
+    words = ["python -m verify report", f"--out {shlex.quote(args.out)}", f"--seed {seed}"]
+    if args.quick:
+        words.append("--quick")
+    if libraries:
+        words.append("--libraries " + " ".join(libraries))
+    start = time.perf_counter()
+    try:
+        document = report.run(out, settings, command=" ".join(words))
+    except KeyboardInterrupt:
+        kept = ("the previous report there is intact" if (out / "index.html").exists()
+                else "there was no report there before")
+        if sys.stderr.isatty():
+            print(file=sys.stderr)
+        print(f"interrupted: nothing was written to {out}; {kept}", file=sys.stderr)
+        return 130
+    elapsed = time.perf_counter() - start
+    print(report.summary_table(document, Path(args.out), elapsed))
+    print(f"\nreport written to {out / 'index.html'} (seed {seed}, {elapsed:.0f} s)")
+    return 0
+
+
+def _writable_directory(path_text: str):
+    """The report directory, refused now (exit 2) if it cannot be written later."""
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path_text)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path_text} is a file: give a directory")
+    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise UsageError(f"--out {path_text}: {existing} is not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise UsageError(f"--out {path_text}: {existing} is not writable "
+                         f"({error.strerror}); choose another directory") from None
+    return path
 
 
 def _writable(path_text: str):
@@ -638,6 +657,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _run_compare(args)
         if args.command == "measure":
             return _run_measure(args)
+        if args.command == "report":
+            return _run_report(args)
         raise UsageError(f"unknown command {args.command!r}")
     except (UsageError, ValueError, LibraryMissing) as error:
         # ValueError: bad VERIFY_SEED, unknown target, bad --kwargs, a bad spec

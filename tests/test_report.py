@@ -1,0 +1,188 @@
+"""``python -m verify report``: what it writes, how it fails, and that an interrupted run
+leaves the previous report alone. (Rendering in a browser: test_report_browser.py.)"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from verify import report
+from verify.cli import main
+from verify.report import document
+
+ARGS = ["report", "--quick", "--libraries", "torch", "--seed", "7"]
+
+
+def run_cli(argv: list[str]) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = main(argv)
+    return status, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> tuple[Path, str, str]:
+    """One quick report, shared by the tests of this module."""
+    out = tmp_path_factory.mktemp("report") / "reports"
+    status, stdout, stderr = run_cli([*ARGS, "--out", str(out)])
+    assert status == 0, stderr
+    return out, stdout, stderr
+
+
+def test_writes_every_file(built):
+    out, _, _ = built
+    doc = json.loads((out / "report.json").read_text())
+    assert {p.name for p in out.iterdir()} == {"index.html", "report.md", "report.json",
+                                               "figures"}
+    files = {p.name for p in (out / "figures").iterdir()}
+    assert files == {Path(meta["file"]).name for meta in doc["figures"].values()}
+    for name in ("claims-evidence", "depth-second-moments", "residual-gradient-ratio",
+                 "finite-width-fluctuations", "qq-distributions", "size-and-power",
+                 "peer-comparison"):
+        assert name in doc["figures"], name
+    for path in (out / "figures").iterdir():
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_json_records_seed_versions_settings_and_timings(built):
+    out, _, _ = built
+    doc = json.loads((out / "report.json").read_text())  # strict JSON: no NaN
+    assert doc["seed"] == 7
+    assert doc["settings"]["quick"] is True and doc["settings"]["seed"] == 7
+    assert doc["versions"]["torch"] != "not installed"
+    assert [s["name"] for s in doc["sections"]] == ["claims", "depth figures", "conformance",
+                                                    "deviations", "statistics"]
+    assert all(s["seconds"] > 0 for s in doc["sections"])
+    assert doc["wall_seconds"] >= sum(s["seconds"] for s in doc["sections"])
+    ids = [c["id"] for c in doc["claims"]]
+    assert set(ids) | set(doc["claims_not_run"]) == set(report.sections.claims_module.CLAIMS)
+    # the errata are attached to the claims they correct
+    he = next(c for c in doc["claims"] if c["id"] == "he.variance")
+    assert he["errata"] and "Kaiming" in " ".join(he["errata"])
+    rows = doc["conformance"]["rows"]
+    assert rows and all(r["library"] == "torch" for r in rows)
+    fw = doc["statistics"]["family_wise"]
+    assert fw["checks"] == fw["claim_checks"] + fw["conformance_checks"] > 0
+    assert fw["family_wise_bound"] == pytest.approx(
+        fw["checks"] * fw["per_check_bound_with_resampling"])
+
+
+def test_every_number_in_the_tables_comes_from_the_json(built):
+    """The key numbers shown for a claim are the JSON's, not retyped."""
+    out, _, _ = built
+    doc = json.loads((out / "report.json").read_text())
+    markdown = (out / "report.md").read_text()
+    for claim in doc["claims"]:
+        key = claim["key_numbers"]
+        if key is not None:
+            assert f"n = {key['n']:,}" in markdown, claim["id"]
+    assert f"{len(doc['claims'])} claims of the textbook" in markdown
+
+
+def test_markdown_and_html_hold_the_tables_and_figures(built):
+    out, _, _ = built
+    doc = json.loads((out / "report.json").read_text())
+    markdown = (out / "report.md").read_text()
+    page = (out / "index.html").read_text()
+    for name, meta in doc["figures"].items():
+        assert f"]({meta['file']})" in markdown
+        assert f'<figure id="{name}">' in page
+    assert page.count('src="data:image/png;base64,') == len(doc["figures"])
+    assert not re.search(r'(src|href)="(https?:)?//', page), "the page must not fetch anything"
+    for anchor in ("claims-table", "conformance-overview", "conformance-matrix", "size-table",
+                   "power-table", "versions", "timings"):
+        assert f'id="{anchor}"' in page
+    assert markdown.count("| he.variance |") + markdown.count("| `he.variance` |") == 1
+
+
+def test_prints_a_summary_table(built):
+    _, stdout, stderr = built
+    lines = stdout.splitlines()
+    assert lines[0].split() == ["section", "items", "result", "seconds"]
+    for section in ("claims", "depth figures", "conformance", "deviations", "statistics",
+                    "write", "total"):
+        assert any(line.startswith(section) for line in lines), section
+    assert "[5/5] statistics" in stderr  # progress, per section
+    assert "he.variance" in stderr  # ... and per item
+
+
+def test_rerendering_from_the_json_gives_the_same_markdown(built):
+    out, _, _ = built
+    doc = json.loads((out / "report.json").read_text())
+    blocks = document.blocks(doc)
+    again = report.render.markdown(document.TITLE, blocks)
+    assert (out / "report.md").read_text().startswith(again)
+
+
+def test_interrupted_run_leaves_the_previous_report(built, tmp_path, monkeypatch):
+    previous, _, _ = built
+    out = tmp_path / "reports"
+    shutil.copytree(previous, out)
+    (out / "measurements.json").write_text("{}")
+    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(report, "run_conformance", interrupted)
+    status, stdout, stderr = run_cli([*ARGS, "--out", str(out)])
+    assert status == 130
+    assert stdout == ""
+    assert "interrupted: nothing was written" in stderr and "intact" in stderr
+    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert after == before  # and no staging directory left behind
+    assert not list(tmp_path.glob("**/.report-*"))
+
+
+def test_a_new_report_replaces_the_old_one_in_whole(built, tmp_path):
+    previous, _, _ = built
+    out = tmp_path / "reports"
+    shutil.copytree(previous, out)
+    (out / "figures" / "stale.png").write_bytes(b"old")
+    (out / ".gitkeep").write_text("")
+    staging = tmp_path / "reports" / ".report-x"
+    shutil.copytree(previous, staging, ignore=shutil.ignore_patterns(".report-*"))
+    (staging / "report.md").write_text("new")
+    report.publish(staging, out)
+    assert (out / "report.md").read_text() == "new"
+    assert not (out / "figures" / "stale.png").exists()  # the figure directory is replaced
+    assert (out / ".gitkeep").exists()  # files that are not the report's stay
+    assert not staging.exists()
+    assert [p.name for p in out.iterdir() if p.name.startswith(".old")] == []
+
+
+def test_publish_into_a_new_directory_is_one_rename(built, tmp_path):
+    previous, _, _ = built
+    staging = tmp_path / ".report-y"
+    shutil.copytree(previous, staging)
+    out = tmp_path / "a" / "b" / "reports"
+    report.publish(staging, out)
+    assert (out / "index.html").exists() and not staging.exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["report", "--libraries", "caffe"], "invalid choice"),
+    (["report", "--seed", "-1"], "non-negative"),
+    (["report", "--timeout", "0"], "timeout"),
+])
+def test_bad_options_are_one_line_and_exit_2(argv, message, tmp_path):
+    status, stdout, stderr = run_cli([*argv, "--out", str(tmp_path / "r")])
+    assert status == 2 and stdout == ""
+    assert stderr.count("\n") == 1 and stderr.startswith("error:") and message in stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_out_that_is_a_file_is_refused_before_any_work(tmp_path):
+    target = tmp_path / "report.html"
+    target.write_text("mine")
+    status, stdout, stderr = run_cli(["report", "--quick", "--out", str(target)])
+    assert status == 2 and stdout == ""
+    assert stderr.startswith("error: --out") and "directory" in stderr
+    assert target.read_text() == "mine"
+    assert list(tmp_path.iterdir()) == [target]
