@@ -186,3 +186,32 @@ def test_out_that_is_a_file_is_refused_before_any_work(tmp_path):
     assert stderr.startswith("error: --out") and "directory" in stderr
     assert target.read_text() == "mine"
     assert list(tmp_path.iterdir()) == [target]
+
+
+def test_readme_excerpt_is_the_reports(built, tmp_path):
+    from verify.report import readme
+
+    out, _, _ = built
+    doc = json.loads((out / "report.json").read_text())
+    target = tmp_path / "README.md"
+    target.write_text(f"# x\n\nbefore\n{readme.START}\nold\n{readme.END}\nafter\n")
+    readme.update(target, out)
+    text = target.read_text()
+    assert text.startswith("# x\n\nbefore\n") and text.endswith(f"{readme.END}\nafter\n")
+    assert "old" not in text
+    for row in doc["conformance"]["rows"]:
+        assert f"`{row['target'].split(':', 1)[-1]}`" in text
+    assert (tmp_path / "reports" / "readme" / f"{readme.FIGURE}.png").read_bytes() == \
+        (out / doc["figures"][readme.FIGURE]["file"]).read_bytes()
+    readme.update(target, out)  # idempotent
+    assert target.read_text() == text
+
+
+def test_readme_without_markers_is_an_error(built, tmp_path):
+    from verify.report import readme
+
+    out, _, _ = built
+    target = tmp_path / "README.md"
+    target.write_text("# no markers\n")
+    assert readme.main([str(out), "--readme", str(target)]) == 2
+    assert target.read_text() == "# no markers\n"

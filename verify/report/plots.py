@@ -8,6 +8,7 @@ Each function takes JSON-ready results (or result objects) and returns a
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -56,9 +57,9 @@ def claims_evidence(results: Sequence) -> Figure | None:
                        fontsize=8)
     ax.set_ylim(-0.7, len(rows) - 0.3)
     ax.set_xlabel("measured / expected - 1 (linear within +-1%, log beyond)")
-    ax.set_title("Claims: every relative check of every example hypothesis drew, with its 95% "
-                 "interval\n(green: pass, amber: suspicious, red: fail; grey band: the 1% "
-                 "effect each check is powered to detect)", fontsize=9)
+    ax.set_title("Claims: every relative check of every example hypothesis drew, with its\n"
+                 "95% interval (green: pass, amber: suspicious, red: fail);\ngrey band: the "
+                 "1% effect each check is powered to detect", fontsize=9)
     return figure
 
 
@@ -115,7 +116,7 @@ def qq_plots(cases: Sequence[tuple[str, str, Callable, object, tuple[int, ...]]]
                 color=VERDICT_COLOURS["fail"])
         line = np.array([theoretical.min(), theoretical.max()]) / scale
         ax.plot(line, line, "--", color="0.4", lw=1)
-        ax.set_title(f"{title}\n{subtitle}", fontsize=7.5)
+        ax.set_title("\n".join([title, *textwrap.wrap(subtitle, 48)[:2]]), fontsize=7.5)
         ax.set_xlabel("claimed quantile / sd", fontsize=8)
         ax.set_ylabel("sample quantile / sd", fontsize=8)
     for index in range(len(cases), rows * columns):

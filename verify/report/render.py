@@ -80,6 +80,15 @@ def _md_cell(c: Cell) -> str:
     return text
 
 
+def markdown_table(table: Table) -> list[str]:
+    lines = [table.caption, ""] if table.caption else []
+    lines.append("| " + " | ".join(table.headers) + " |")
+    lines.append("|" + "---|" * len(table.headers))
+    for row in table.rows:
+        lines.append("| " + " | ".join(_md_cell(c) for c in row) + " |")
+    return [*lines, ""]
+
+
 def markdown(title: str, blocks: list[Block]) -> str:
     lines = [f"# {title}", ""]
     for block in blocks:
@@ -88,13 +97,7 @@ def markdown(title: str, blocks: list[Block]) -> str:
         elif isinstance(block, Paragraph):
             lines += [block.text, ""]
         elif isinstance(block, Table):
-            if block.caption:
-                lines += [block.caption, ""]
-            lines.append("| " + " | ".join(block.headers) + " |")
-            lines.append("|" + "---|" * len(block.headers))
-            for row in block.rows:
-                lines.append("| " + " | ".join(_md_cell(c) for c in row) + " |")
-            lines.append("")
+            lines += markdown_table(block)
         elif isinstance(block, Figure):
             lines += [f'<a id="{block.name}"></a>', f"**{block.title}.** {block.caption}", "",
                       f"![{block.title}]({block.file})", ""]
