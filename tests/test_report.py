@@ -8,6 +8,8 @@ import io
 import json
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -26,12 +28,21 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
     return status, out.getvalue(), err.getvalue()
 
 
+def build(out: Path) -> tuple[str, str]:
+    """A quick report, run as a user runs it: ``python -m verify report ...``. (In-process
+    under pytest, ``torch.manual_seed`` and the layer builds of the catalog ran several
+    times slower: minutes instead of seconds.)"""
+    done = subprocess.run([sys.executable, "-m", "verify", *ARGS, "--out", str(out)],
+                          capture_output=True, text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout, done.stderr
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory) -> tuple[Path, str, str]:
     """One quick report, shared by the tests of this module."""
     out = tmp_path_factory.mktemp("report") / "reports"
-    status, stdout, stderr = run_cli([*ARGS, "--out", str(out)])
-    assert status == 0, stderr
+    stdout, stderr = build(out)
     return out, stdout, stderr
 
 
@@ -194,11 +205,11 @@ def test_readme_excerpt_is_the_reports(built, tmp_path):
     out, _, _ = built
     doc = json.loads((out / "report.json").read_text())
     target = tmp_path / "README.md"
-    target.write_text(f"# x\n\nbefore\n{readme.START}\nold\n{readme.END}\nafter\n")
+    target.write_text(f"# x\n\nbefore\n{readme.START}\nstale excerpt\n{readme.END}\nafter\n")
     readme.update(target, out)
     text = target.read_text()
     assert text.startswith("# x\n\nbefore\n") and text.endswith(f"{readme.END}\nafter\n")
-    assert "old" not in text
+    assert "stale excerpt" not in text
     for row in doc["conformance"]["rows"]:
         assert f"`{row['target'].split(':', 1)[-1]}`" in text
     assert (tmp_path / "reports" / "readme" / f"{readme.FIGURE}.png").read_bytes() == \
@@ -215,3 +226,45 @@ def test_readme_without_markers_is_an_error(built, tmp_path):
     target.write_text("# no markers\n")
     assert readme.main([str(out), "--readme", str(target)]) == 2
     assert target.read_text() == "# no markers\n"
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_on_a_terminal_redraws_a_bar_per_section():
+    from verify.report.progress import Progress
+
+    stream = _Terminal()
+    progress = Progress(2, stream)
+    progress.start("claims", 4)
+    progress.item("linear.mean")
+    progress.done("linear.mean", "holds")
+    progress.fraction(3, 10)
+    progress.finish("1 holds")
+    text = stream.getvalue()
+    assert "\r\033[K[1/2] claims [######------------------] 1/4" in text
+    assert "linear.mean" in text
+    assert text.endswith("[1/2] claims: 1 holds (0:00)\n")
+
+
+def test_progress_in_a_log_is_one_line_per_item():
+    from verify.report.progress import Progress
+
+    stream = io.StringIO()
+    progress = Progress(1, stream)
+    progress.start("conformance", 2)
+    for name in ("torch:a", "torch:b"):
+        progress.item(name)
+        for done in range(1, 101):
+            progress.fraction(done, 100)
+        progress.done(name, "pass")
+    progress.finish("2 pass")
+    lines = stream.getvalue().splitlines()
+    assert "\r" not in stream.getvalue()
+    assert lines[0] == "[1/1] conformance: 2 items"
+    assert sum(line.startswith("    [") for line in lines) == 2
+    # the first step, then every tenth
+    assert sum("torch:a: " in line and "/100" in line for line in lines) == 11
+    assert lines[-1] == "[1/1] conformance: 2 pass (0:00)"

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.test_report import ARGS, run_cli
+from tests.test_report import build
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -57,8 +57,7 @@ def browser(page_file):
 @pytest.fixture(scope="module")
 def page_file(tmp_path_factory):
     out = tmp_path_factory.mktemp("browser") / "reports"
-    status, _, stderr = run_cli([*ARGS, "--out", str(out)])
-    assert status == 0, stderr
+    build(out)
     return out
 
 

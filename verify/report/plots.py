@@ -88,7 +88,6 @@ def conformance_variance(row: dict) -> Figure:
     ax.set_ylabel("measured variance")
     ax.set_title(f"{row['target']}\nclaims {row['claim']}", fontsize=9)
     ax.legend(fontsize=8, loc="upper left")
-    figure.text(0.01, 0.005, printed["summary"][:120], fontsize=6.5, color="0.3")
     return figure
 
 
@@ -155,7 +154,7 @@ def size_and_power(measured: dict) -> Figure:
                    label=f"measured ({power['trials']} trials per point)")
     right.plot(errors, theory, "-", color="0.3", lw=1, label="theory (variance test)")
     right.axhline(DEFAULT_POLICY.power, color="0.6", ls=":", lw=1)
-    right.set_xscale("symlog", linthresh=0.0025)
+    _error_axis(right)
     right.set_xlabel("relative variance error")
     right.set_ylabel("detection probability")
     right.set_ylim(-0.03, 1.03)
@@ -163,6 +162,14 @@ def size_and_power(measured: dict) -> Figure:
                     f"(n = {power['sample_size']:,})", fontsize=9)
     right.legend(fontsize=8)
     return figure
+
+
+def _error_axis(ax) -> None:
+    """Signed relative errors from 0.25% to 300% on a symmetric log scale."""
+    ax.set_xscale("symlog", linthresh=0.002, linscale=0.3)
+    ticks = [-1, -0.1, -0.01, 0.01, 0.1, 1]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t:+.0%}" for t in ticks], fontsize=8)
 
 
 def peer_comparison(peers: dict) -> Figure:
@@ -192,9 +199,9 @@ def peer_comparison(peers: dict) -> Figure:
         rates = np.array([p["detected"]["rate"] for p in points])
         right.plot(errors, rates, "o-", ms=3, color=f"C{index}", label=name)
     right.axhline(DEFAULT_POLICY.power, color="0.6", ls=":", lw=1)
-    right.set_xscale("symlog", linthresh=0.0025)
+    _error_axis(right)
     right.set_xlabel("relative variance error (He normal)")
     right.set_ylabel("detection probability")
     right.set_title(f"Pure variance errors, {peers['trials']} trials per point", fontsize=9)
-    right.legend(fontsize=7)
+    right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     return figure

@@ -146,7 +146,7 @@ figure img { display: block; max-width: 100%; height: auto; border: 1px solid va
              border-radius: 6px; background: #fff; }
 figcaption { color: var(--muted); font-size: 0.88rem; margin-top: 6px; max-width: 72em; }
 .meta { color: var(--muted); font-size: 0.9rem; }
-td:first-child code { white-space: nowrap; overflow-wrap: normal; }
+td.nowrap code { white-space: nowrap; overflow-wrap: normal; }
 @media (max-width: 640px) {
   body { font-size: 14px; }
   main { padding: 8px 10px 32px; }
@@ -159,7 +159,7 @@ td:first-child code { white-space: nowrap; overflow-wrap: normal; }
   td:empty { display: none; }
   td::before { content: attr(data-label); display: block; font-size: 0.75rem;
                color: var(--muted); text-transform: uppercase; letter-spacing: 0.03em; }
-  td:first-child code { white-space: normal; overflow-wrap: anywhere; }
+  td.nowrap code { white-space: normal; overflow-wrap: anywhere; }
 }
 """
 
@@ -172,8 +172,9 @@ def _html_cell(c: Cell, header: str) -> str:
         text = f'<span class="verdict v-{html.escape(c.verdict)}">{text}</span>'
     if c.href and text:
         text = f'<a href="{html.escape(c.href)}">{text}</a>'
-    wide = ' class="wide"' if len(c.text) > 60 else ""
-    return f'<td data-label="{html.escape(header)}"{wide}>{text}</td>'
+    kind = "wide" if len(c.text) > 60 else "nowrap" if c.code and len(c.text) <= 40 else ""
+    attribute = f' class="{kind}"' if kind else ""
+    return f'<td data-label="{html.escape(header)}"{attribute}>{text}</td>'
 
 
 def _image(path: Path) -> str:

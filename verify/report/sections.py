@@ -292,7 +292,8 @@ def run_deviations(settings: Settings, progress: Progress, figures: Path,
             plots.conformance_variance(row), figures, name,
             f"{row['target']}: measured against claimed variance",
             f"The variance {row['target']} draws at each fingerprint shape (95% interval) "
-            f"against the variance its documentation claims ({row['claim']}).")
+            f"against the variance its documentation claims ({row['claim']}). Fingerprint: "
+            f"{row['fingerprint']['summary']}.")
         row["figure"] = name
         progress.done(row["target"])
     progress.item("Q-Q plots")
