@@ -192,11 +192,9 @@ def summary_table(doc: dict, out: Path, seconds: float) -> str:
     rows.append(("total", "", "", f"{seconds:.0f}"))
     widths = [max(len(r[i]) for r in [("section", "items", "result", "seconds"), *rows])
               for i in range(4)]
-    widths[2] = min(widths[2], 72)
 
     def line(r):
-        return (f"{r[0]:{widths[0]}}  {r[1]:>{widths[1]}}  {r[2][:72]:{widths[2]}}  "
-                f"{r[3]:>{widths[3]}}")
+        return f"{r[0]:{widths[0]}}  {r[1]:>{widths[1]}}  {r[2]:{widths[2]}}  {r[3]:>{widths[3]}}"
 
     header = line(("section", "items", "result", "seconds"))
     return "\n".join([header, "-" * len(header), *map(line, rows)])

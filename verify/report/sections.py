@@ -358,7 +358,7 @@ def run_statistics(settings: Settings, progress: Progress, figures: Path) -> Sec
             "budgets and at its own). Right: detection of a pure variance error.")
     mde = data["power"]["min_detectable_error"]
     summary = (f"false alarms {battery['rate']:.3f} (nominal <= {battery['nominal']:g}); "
-               f"power 0.99 from {_signed(mde['up'])} / {_signed(mde['down'])} variance error")
+               f"power 0.99 at {_signed(mde['up'])} / {_signed(mde['down'])} variance")
     return Section("statistics", 3, summary, data, written)
 
 
