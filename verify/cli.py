@@ -15,14 +15,15 @@ import sys
 import textwrap
 import time
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from hypothesis import strategies as st
 
-from verify import claims as claims_module
 from verify.adapters import ContractError, LibraryMissing
 from verify.catalog import LIBRARIES
 from verify.conformance import DEFAULT_MAX_CALLS, MAX_NUMEL
 from verify.conformance import TargetError as TargetErrorType
+from verify.decisions import Context
 from verify.distributions import INIT_FAMILIES
 from verify.fans import LAYOUTS
 from verify.matrix import conformance_row, fingerprint_entry, skipped_rows, with_timeout
@@ -31,6 +32,9 @@ from verify.seeding import DEFAULT_SEED, run_seed
 from verify.stats import DEFAULT_POLICY, Verdict
 from verify.targets import APIS
 from verify.versions import versions
+
+if TYPE_CHECKING:
+    from verify.claims import ClaimResult
 
 
 class UsageError(Exception):
@@ -68,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         "statistical checks of size 1e-9 and power 0.99 against a 1% error.",
     )
     claims.add_argument("--only", nargs="+", metavar="ID", help="run only these claim IDs")
-    _run_options(claims, claims_module.Context.max_examples, "hypothesis examples per "
+    _run_options(claims, Context.max_examples, "hypothesis examples per "
                  "exploration", timeout=False)
     claims.add_argument("--list", action="store_true", help="list the claim IDs and exit")
 
@@ -226,6 +230,8 @@ def _progress(text: str) -> None:
 
 
 def _run_claims(args: argparse.Namespace) -> int:
+    from verify import claims as claims_module  # torch and the depth experiments: only here
+
     if args.list:
         for claim in claims_module.CLAIMS.values():
             print(f"{claim.id:32} {claim.statement}")
@@ -236,7 +242,7 @@ def _run_claims(args: argparse.Namespace) -> int:
         raise UsageError(f"unknown claim ID {error.args[0]!r}: "
                          "'python -m verify claims --list' lists them") from None
     seed = args.seed if args.seed is not None else run_seed()
-    ctx = claims_module.Context(seed=seed, max_examples=args.examples)
+    ctx = Context(seed=seed, max_examples=args.examples)
     results = []
     start = time.perf_counter()
     for index, claim in enumerate(selected, 1):
@@ -260,7 +266,7 @@ def _run_claims(args: argparse.Namespace) -> int:
     return 0
 
 
-def render_table(results: Sequence[claims_module.ClaimResult], seed: int, elapsed: float) -> str:
+def render_table(results: Sequence[ClaimResult], seed: int, elapsed: float) -> str:
     width = max(len(r.id) for r in results)
     lines = [f"{'claim':{width}}  {'verdict':22} {'examples':>8} {'checks':>6} {'seconds':>7}"]
     lines.append("-" * len(lines[0]))
