@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from hypothesis import strategies as st
@@ -42,8 +42,55 @@ def draw_tensors(
 ) -> np.ndarray:
     """``(calls, *shape)``: enough calls with fresh seeds to hold ``samples`` entries."""
     calls = max(1, math.ceil(samples / math.prod(shape)))
-    seeds = rng.integers(0, 2**63 - 1, size=calls)
-    return np.stack([np.asarray(sampler(shape, int(seed))) for seed in seeds])
+    return Draws(sampler, shape, calls, rng).first(calls)
+
+
+class Draws:
+    """Up to ``calls`` tensors of ``shape`` from ``sampler``, drawn as they are asked for.
+
+    ``first(k)`` returns the first ``k`` calls, ``(k, *shape)``, drawing only those not
+    drawn yet: the looks of a sequential check share their entries. Each call gets a
+    fresh seed from ``rng``. A sampler with a ``stacked(shape, count, seed)`` method
+    (a flat fill whose slices are independent draws of one law) draws each batch of
+    new calls in one call of the library, with one seed; every other sampler is called
+    once per tensor, in a plain loop.
+    """
+
+    def __init__(self, sampler: Sampler, shape: tuple[int, ...], calls: int,
+                 rng: np.random.Generator) -> None:
+        self.sampler, self.shape, self.calls, self.rng = sampler, tuple(shape), calls, rng
+        self.stacked = getattr(sampler, "stacked", None)
+        self.buffer: np.ndarray | None = None
+        self.drawn = 0
+
+    def first(self, calls: int) -> np.ndarray:
+        if not 0 < calls <= self.calls:
+            raise ValueError(f"asked for {calls} calls of at most {self.calls}")
+        if calls > self.drawn:
+            self._draw(calls)
+        return self.buffer[:calls]
+
+    def _draw(self, calls: int) -> None:
+        count = calls - self.drawn
+        if self.stacked is not None:
+            block = np.asarray(self.stacked(self.shape, count, int(self.rng.integers(2**63 - 1))))
+            self._store(block, self.drawn)
+        else:
+            sampler, shape, start = self.sampler, self.shape, self.drawn
+            for index, seed in enumerate(self.rng.integers(0, 2**63 - 1, size=count)):
+                value = np.asarray(sampler(shape, int(seed)))
+                if self.buffer is None:
+                    self._allocate(value.dtype)
+                self.buffer[start + index] = value
+        self.drawn = calls
+
+    def _allocate(self, dtype: np.dtype) -> None:
+        self.buffer = np.empty((self.calls, *self.shape), dtype=dtype)
+
+    def _store(self, block: np.ndarray, start: int) -> None:
+        if self.buffer is None:
+            self._allocate(block.dtype)
+        self.buffer[start:start + block.shape[0]] = block
 
 
 @dataclass(frozen=True)
@@ -54,11 +101,20 @@ class ShapeCheck:
     shape: tuple[int, ...]
     results: tuple[CheckResult, ...]
     first: tuple[CheckResult, ...] = ()
-    """Each test's result on the first sample, before any resampling."""
+    """Each test's result at the look the sequential stage stopped at, before any
+    resampling."""
+    looks: tuple[int, ...] = ()
+    """The planned looks' sample sizes (entries)."""
+    stopped_at: int = 0
+    """Entries at the look where the sequential stage stopped."""
 
     @property
     def verdict(self) -> Verdict:
         return overall_verdict(self.results)
+
+    @property
+    def stopped_early(self) -> bool:
+        return bool(self.looks) and self.stopped_at < self.looks[-1]
 
     @property
     def variance_ratio(self) -> float:
@@ -76,11 +132,12 @@ class ShapeCheck:
 
 
 def sample_size(claim: StatisticalClaim, law, policy: Policy = DEFAULT_POLICY) -> int:
-    """Entries the battery draws first: enough for the variance test to detect
-    ``policy.effect`` with ``policy.power`` under ``law`` (the claim at one shape)."""
+    """Entries the battery's last look holds: enough for the variance test, at the last
+    look's size (:attr:`~verify.stats.Policy.final_alpha`), to detect ``policy.effect``
+    with ``policy.power`` under ``law`` (the claim at one shape)."""
     kurtosis = float(law.stats(moments="k")) + 3.0
-    return stats.variance_sample_size(policy=policy, kurtosis=kurtosis,
-                                      gaussian=claim_is_gaussian(claim))
+    return stats.variance_sample_size(policy=replace(policy, alpha=policy.final_alpha),
+                                      kurtosis=kurtosis, gaussian=claim_is_gaussian(claim))
 
 
 def check_shape(
@@ -98,8 +155,14 @@ def check_shape(
 
     The claimed law is ``claim.law(shape)``; for a scheme (``InitSpec``) a test may
     pass its own, independently computed ``variance`` instead of the scheme's.
-    ``samples`` overrides the first sample's size, which otherwise comes from the
-    power target of ``policy`` (calibration runs use a loose level at the default size).
+
+    Sequential stage (:func:`verify.stats.sequential`): the battery looks at the
+    sample at geometrically growing sizes (:func:`verify.stats.look_sizes`), up to
+    ``samples`` entries (default: the power target of ``policy``, from
+    :func:`sample_size`; at most ``max_calls`` calls), with ``alpha`` spent over the
+    looks, and stops at the first look where a test fails: a gross deviation fails
+    after a few thousand entries. Then every test still suspicious at the last look
+    resamples on fresh data (:func:`verify.stats.resolve`).
     """
     shape = tuple(int(d) for d in shape)
     if variance is not None and isinstance(claim, InitSpec):
@@ -111,30 +174,42 @@ def check_shape(
         cdf = claim_cdf(claim, shape)
     mean, variance = float(law.mean()), float(law.var())
     gaussian = claim_is_gaussian(claim)
+    numel = math.prod(shape)
     target = samples or sample_size(claim, law, policy)
-    first_size = min(target, max_calls * math.prod(shape))
+    final = min(target, max_calls * numel)
     rng = np.random.default_rng(seed)
+    looks = stats.look_sizes(final, policy=policy, unit=numel)
 
-    def draw(samples: int, generator: np.random.Generator) -> np.ndarray:
-        tensors = stats.Sample(draw_tensors(sampler, shape, samples, generator))
-        if not tensors.finite:
+    def sample(tensors: np.ndarray) -> stats.Sample:
+        found = stats.Sample(tensors)
+        if not found.finite:
             raise TargetError(f"the initializer returned NaN or Inf at shape {shape}")
-        return tensors
+        return found
 
-    tests: list[Callable[[np.ndarray], CheckResult]] = [
-        lambda x: stats.mean_test(x, mean, policy=policy),
-        lambda x: stats.variance_test(x, variance, gaussian=gaussian, policy=policy),
-        lambda x: stats.support_test(x, law, policy=policy),
-        lambda x: stats.shape_test(x, cdf, policy=policy),
-        lambda x: stats.independence_test(x, policy=policy),
+    def draw(samples: int, generator: np.random.Generator) -> stats.Sample:
+        return sample(draw_tensors(sampler, shape, samples, generator))
+
+    tests: list[Callable[[stats.Sample, Policy], CheckResult]] = [
+        lambda x, p: stats.mean_test(x, mean, policy=p),
+        lambda x, p: stats.variance_test(x, variance, gaussian=gaussian, policy=p),
+        lambda x, p: stats.support_test(x, law, policy=p),
+        lambda x, p: stats.shape_test(x, cdf, policy=p),
+        lambda x, p: stats.independence_test(x, policy=p),
     ]
-    sample = draw(first_size, rng)  # one pass over the entries, shared by every test
-    first = tuple(test(sample) for test in tests)
-    results = tuple(
-        stats.resolve(test, draw, sample.n, rng, policy=policy, first=result)
-        for test, result in zip(tests, first, strict=True)
-    )
-    return ShapeCheck(claim, shape, results, first)
+    draws = Draws(sampler, shape, looks[-1] // numel, rng)
+    # one pass over the entries of each look, shared by every test
+    seen = stats.sequential(tests, lambda n: sample(draws.first(n // numel)), looks,
+                            policy=policy)
+    first = seen.results
+    if any(r.verdict is Verdict.FAIL for r in first):
+        results = first  # decided: the tests still suspicious need no second sample
+    else:
+        results = tuple(
+            stats.resolve(lambda x, test=test: test(x, policy), draw, seen.n, rng,
+                          policy=policy, first=result)
+            for test, result in zip(tests, first, strict=True)
+        )
+    return ShapeCheck(claim, shape, results, first, looks, seen.n)
 
 
 def variance_check(
@@ -273,8 +348,26 @@ def shape_results(sampler: Sampler, claim: Claim, shape: tuple[int, ...], *, see
     return results + list(checked.results)
 
 
+class _Contracted:
+    """A sampler whose every call has its contract checked (:func:`call_target`); a
+    stacked fill is checked the same way, for its ``(count, *shape)`` result."""
+
+    def __init__(self, sampler: Sampler) -> None:
+        self.sampler = sampler
+        if getattr(sampler, "stacked", None) is not None:
+            self.stacked = self._stacked
+
+    def __call__(self, shape: tuple[int, ...], seed: int) -> np.ndarray:
+        return call_target(self.sampler, shape, seed, finite=False)
+
+    def _stacked(self, shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
+        stacked = self.sampler.stacked
+        return call_target(lambda _, s: stacked(shape, count, s), (count, *shape), seed,
+                           finite=False)
+
+
 def _contracted(sampler: Sampler) -> Sampler:
-    return lambda shape, seed: call_target(sampler, shape, seed, finite=False)
+    return _Contracted(sampler)
 
 
 @dataclass
@@ -360,6 +453,15 @@ class _Timed:
 
     def __init__(self, sampler: Sampler) -> None:
         self.sampler, self.seconds = sampler, 0.0
+        if getattr(sampler, "stacked", None) is not None:
+            self.stacked = self._stacked
+
+    def _stacked(self, shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
+        start = time.perf_counter()
+        try:
+            return self.sampler.stacked(shape, count, seed)
+        finally:
+            self.seconds += time.perf_counter() - start
 
     def __call__(self, shape: tuple[int, ...], seed: int) -> np.ndarray:
         start = time.perf_counter()
@@ -396,13 +498,21 @@ def check(
     start = time.perf_counter()
     errors: list[TargetError] = []
 
+    # A case's seed derives from the run seed and the case, so a shape hypothesis asks
+    # for again (shrinking revisits shapes, and replays the minimal one) has the same
+    # results: computed once.
+    done: dict[tuple[tuple[int, ...], int], list[CheckResult]] = {}
+
     def run(shape: tuple[int, ...], case_seed: int) -> list[CheckResult]:
-        try:
-            return shape_results(timed, claim, tuple(shape), seed=case_seed, policy=policy,
-                                 max_calls=max_calls)
-        except TargetError as error:
-            errors.append(error)
-            raise
+        key = (tuple(shape), case_seed)
+        if key not in done:
+            try:
+                done[key] = shape_results(timed, claim, tuple(shape), seed=case_seed,
+                                          policy=policy, max_calls=max_calls)
+            except TargetError as error:
+                errors.append(error)
+                raise
+        return done[key]
 
     try:
         exploration = explore(name, strategy, run, seed=seed, max_examples=max_examples)

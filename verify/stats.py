@@ -39,6 +39,7 @@ from enum import Enum
 
 import numpy as np
 from scipy import optimize, special, stats
+from threadpoolctl import ThreadpoolController
 
 
 class Verdict(str, Enum):
@@ -70,6 +71,12 @@ class Policy:
     confidence: float = 0.95
     max_resamples: int = 2
     growth: int = 4
+    first_look: int = 4096
+    """Entries of the smallest look of a sequential check (:func:`look_sizes`)."""
+    look_growth: int = 4
+    """Each look of a sequential check has this many times the entries of the one before."""
+    final_share: float = 0.5
+    """The share of the looks' size that the last look gets (:func:`look_levels`)."""
 
     def __post_init__(self) -> None:
         if not 0 < self.alpha <= self.suspicious < 1:
@@ -78,6 +85,21 @@ class Policy:
             raise ValueError("power and confidence must lie in (0, 1)")
         if self.effect <= 0:
             raise ValueError("the target effect must be positive")
+        if self.first_look < 3 or self.look_growth < 2 or not 0 < self.final_share <= 1:
+            raise ValueError("need first_look >= 3, look_growth >= 2 and 0 < final_share <= 1")
+
+    @property
+    def resample_share(self) -> float:
+        """The share of ``alpha`` that resampling may spend: a round is reached only after
+        a suspicious result (probability at most ``suspicious`` under the claim, per
+        round), and decides at ``alpha`` on fresh data."""
+        return sum(self.suspicious**k for k in range(1, self.max_resamples + 1))
+
+    @property
+    def final_alpha(self) -> float:
+        """The size of a sequential check's last look: the final share of what the looks
+        may spend, ``alpha (1 - resample_share)``."""
+        return self.alpha * (1 - self.resample_share) * self.final_share
 
     def classify(self, pvalue: float) -> Verdict:
         if not pvalue >= self.alpha:  # NaN fails too
@@ -338,6 +360,22 @@ def _block_pass(flat: np.ndarray, values: np.ndarray, flags: np.ndarray, shift: 
     return sums, smallest, largest, counts
 
 
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def one_blas_thread():
+    """A context in which NumPy's BLAS runs on one thread (8 us to enter).
+
+    The pass over a sample makes thousands of dot products of 32 Ki entries. With
+    OpenBLAS's default of one thread per core, each one wakes the other threads,
+    which spin while waiting: on 2 busy cores (pytest-xdist workers, the other
+    checks of a run) a pass over 1.4 M entries was measured at 0.1 to 2.5 s instead
+    of 16 ms."""
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
 class Sample:
     """Everything the battery needs from a sample, computed in one pass over it.
 
@@ -395,6 +433,12 @@ class Sample:
         cells = (scale, offset, low, high) if n > EXACT_KS_MAX else None  # else exact KS
         # One thread: splitting the pass over two threads was measured slower, as
         # the threads' BLAS calls compete for the same two cores.
+        with one_blas_thread():
+            self._pass(flat, values, flags, cells)
+
+    def _pass(self, flat: np.ndarray, values: np.ndarray, flags: np.ndarray,
+              cells: tuple[float, float, float, float] | None) -> None:
+        n = self.n
         parts = [_block_pass(flat, values, flags, self.shift, self.threshold**2, cells, 0, n)]
         self.sums = sum(part[0] for part in parts)  # of y, y^2, y^3, y^4
         self.min = min(part[1] for part in parts) if n else math.inf
@@ -745,6 +789,94 @@ def independence_test(samples: np.ndarray | Sample, *,
         policy.classify(pvalue), detail=f"worst: lag-1 {where} of {len(found)} sub-tests",
         confidence=policy.confidence,
     )
+
+
+# --- sequential looks ------------------------------------------------------------------
+
+
+def look_sizes(final: int, *, policy: Policy = DEFAULT_POLICY, unit: int = 1) -> tuple[int, ...]:
+    """The sample sizes at which a sequential check looks, ending at ``final``.
+
+    Going down from ``final`` by ``policy.look_growth``, down to the last size that is
+    at least ``policy.first_look``; each size is rounded up to a whole number of
+    ``unit`` entries (one call of a sampler), and equal sizes are merged. A ``final``
+    below ``first_look`` is one look. Example, default policy: 1,436,400 entries are
+    looked at after 5,611, 22,444, 89,775, 359,100 and 1,436,400 entries.
+    """
+    if final < 1 or unit < 1:
+        raise ValueError(f"need final >= 1 and unit >= 1, got {final} and {unit}")
+    calls = [math.ceil(final / unit)]
+    size = final / policy.look_growth
+    while size >= policy.first_look:
+        calls.append(math.ceil(size / unit))
+        size /= policy.look_growth
+    return tuple(unit * c for c in sorted(set(calls)))
+
+
+def look_levels(looks: int, *, policy: Policy = DEFAULT_POLICY) -> tuple[float, ...]:
+    """The size of each look: ``alpha`` spent over the looks (Bonferroni).
+
+    The looks may spend ``alpha (1 - resample_share)``: resampling a suspicious last
+    look spends the rest (:attr:`Policy.resample_share`), so that the probability of a
+    false *fail* over the whole procedure is at most ``alpha``, whatever the
+    dependence between looks (they share their entries). The last look gets
+    ``final_share`` of it, :attr:`Policy.final_alpha`, whatever the number of looks,
+    so that its sample size follows from the power target alone; the earlier looks
+    share the rest equally.
+    """
+    if looks < 1:
+        raise ValueError(f"need at least one look, got {looks}")
+    spendable = policy.alpha * (1 - policy.resample_share)
+    if looks == 1:
+        return (policy.final_alpha,)
+    early = (spendable - policy.final_alpha) / (looks - 1)
+    return (early,) * (looks - 1) + (policy.final_alpha,)
+
+
+@dataclass(frozen=True)
+class Sequential:
+    """What a sequential check saw: the results of the look it stopped at, and when."""
+
+    results: tuple[CheckResult, ...]
+    look: int
+    """Index of the look it stopped at (0 for the first)."""
+    sizes: tuple[int, ...]
+    """Every planned look's sample size; ``sizes[look]`` entries were tested last."""
+
+    @property
+    def stopped_early(self) -> bool:
+        return self.look < len(self.sizes) - 1
+
+    @property
+    def n(self) -> int:
+        return self.sizes[self.look]
+
+
+def sequential(
+    tests: Sequence[Callable[[Sample, Policy], CheckResult]],
+    sample_at: Callable[[int], np.ndarray],
+    sizes: Sequence[int],
+    *,
+    policy: Policy = DEFAULT_POLICY,
+) -> Sequential:
+    """Test a growing sample at ``sizes`` entries, stopping at the first look where a
+    test fails.
+
+    ``sample_at(n)`` returns the first ``n`` entries of one sample (looks are nested:
+    later looks reuse the entries of earlier ones, so a check that passes draws no
+    more than its last look). At look ``k`` every test runs at the size
+    ``look_levels(...)[k]``; a *fail* there stops the check. The last look classifies
+    with :attr:`Policy.final_alpha` and ``policy.suspicious``: its suspicious results
+    are for :func:`resolve` to resample, as a single-look check's are.
+    """
+    levels = look_levels(len(sizes), policy=policy)
+    for look, (size, level) in enumerate(zip(sizes, levels, strict=True)):
+        sample = Sample.of(sample_at(size))
+        at_look = replace(policy, alpha=level)
+        results = tuple(test(sample, at_look) for test in tests)
+        if look == len(sizes) - 1 or any(r.verdict is Verdict.FAIL for r in results):
+            return Sequential(results, look, tuple(sizes))
+    raise AssertionError("unreachable")
 
 
 # --- resolving suspicious results ------------------------------------------------------
