@@ -246,3 +246,104 @@ def test_power_of_the_layer_design_against_a_one_percent_error(record_property):
         detected += result.verdict is Verdict.FAIL
     assert_power(record_property, f"Var[o] +-1%, replicate design, n_in={n_in}, alpha=1e-9",
                  detected, trials)
+
+
+# --- the sequential procedure of check_shape ------------------------------------------------
+
+
+class StackedSampler:
+    """A correct sampler of ``spec`` (NumPy) that also offers a stacked fill, as a flat
+    fill's adapter does: many calls' worth of tensors in one draw."""
+
+    def __init__(self, spec, error: float = 0.0) -> None:
+        from verify.reference import ReferenceSampler
+
+        self.reference = ReferenceSampler(spec, "numpy")
+        self.factor = np.float32(math.sqrt(1 + error))
+
+    def stacked(self, shape, count, seed):
+        return self.reference.sample_many(shape, count, np.random.default_rng(seed)) * self.factor
+
+    def __call__(self, shape, seed):
+        return self.stacked(shape, 1, seed)[0]
+
+
+SEQUENTIAL = Policy(alpha=LEVEL, suspicious=LEVEL, first_look=1024)
+SEQUENTIAL_SHAPE = (16, 16)
+SEQUENTIAL_SAMPLES = 65_536  # looks at 1,024, 4,096, 16,384 and 65,536 entries
+
+
+@pytest.mark.parametrize("dist", ["normal", "uniform"])
+def test_sequential_check_keeps_its_size(record_property, dist):
+    """2,000 seeded checks of a correct sampler at a loose level: each test of the battery
+    fails falsely at most ``alpha`` of the time over all its looks and resamples, and the
+    exact tests (mean, variance) at least as often as their last look alone allows."""
+    from verify.conformance import check_shape
+    from verify.schemes import InitSpec
+
+    spec = InitSpec("he", dist)
+    sampler = StackedSampler(spec)
+    assert stats.look_sizes(SEQUENTIAL_SAMPLES, policy=SEQUENTIAL) == (1024, 4096, 16384, 65536)
+    fails = {name: 0 for name in ("mean", "variance", "support", "shape", "independence")}
+    early, battery = 0, 0
+    for seed in np.random.SeedSequence(7).generate_state(RUNS, dtype=np.uint64):
+        result = check_shape(sampler, spec, SEQUENTIAL_SHAPE, seed=int(seed), policy=SEQUENTIAL,
+                             samples=SEQUENTIAL_SAMPLES)
+        for r in result.results:
+            fails[r.name] += r.verdict is Verdict.FAIL
+        early += result.stopped_early
+        battery += result.verdict is Verdict.FAIL
+    high = binomial_range(RUNS, LEVEL)[1]
+    low = binomial_range(RUNS, SEQUENTIAL.final_alpha)[0]
+    for name, count in fails.items():
+        line = (f"size  {f'sequential check, {name}, he-{dist}, 4 looks':58} {count:4}/{RUNS} = "
+                f"{count / RUNS:.4f} 95% CI {wilson(count, RUNS)} nominal <= {LEVEL}")
+        record_property("calibration", line)
+        assert count <= high, f"{line}; more than alpha allows (at most {high})"
+        if name in ("mean", "variance"):  # exact null laws: not (much) more conservative
+            assert count >= low, f"{line}; fewer than the last look alone gives ({low})"
+    record_property("calibration", f"size  {f'sequential check, battery, he-{dist}':58} "
+                    f"{battery:4}/{RUNS} = {battery / RUNS:.4f} 95% CI {wilson(battery, RUNS)} "
+                    f"nominal <= {5 * LEVEL} (Bonferroni); {early} stopped before the last look")
+    assert battery <= binomial_range(RUNS, 5 * LEVEL)[1]
+
+
+def test_looking_without_spending_alpha_is_caught_as_miscalibrated(record_property):
+    """Negative control: the same four nested looks, each at the full level, fail a
+    correct sampler far more often than alpha: the spending rule is what keeps the size."""
+    from verify.schemes import InitSpec
+
+    spec = InitSpec("he", "normal")
+    sampler = StackedSampler(spec)
+    variance = spec.variance(SEQUENTIAL_SHAPE)
+    alarms = 0
+    for seed in np.random.SeedSequence(8).generate_state(RUNS, dtype=np.uint64):
+        sample = sampler.stacked(SEQUENTIAL_SHAPE, SEQUENTIAL_SAMPLES // 256, int(seed))
+        alarms += any(stats.variance_test(sample[:n // 256], variance, gaussian=True,
+                                          policy=SEQUENTIAL).pvalue < LEVEL
+                      for n in (1024, 4096, 16384, 65536))
+    high = binomial_range(RUNS, LEVEL)[1]
+    record_property("calibration", f"size  {'four looks at the full level (negative control)':58}"
+                    f" {alarms:4}/{RUNS} = {alarms / RUNS:.4f}: rejected as miscalibrated")
+    assert alarms > high
+
+
+def test_sequential_check_keeps_the_default_power(record_property):
+    """The default check (looks, then resampling) detects a 1% variance error, either
+    way, with probability 0.99: the last look grew by what the split of alpha needs."""
+    from verify.conformance import check_shape, sample_size
+    from verify.schemes import InitSpec
+
+    spec, shape = InitSpec("he", "normal"), (256, 128)
+    n = sample_size(spec, spec.law(shape))
+    growth = n / stats.variance_sample_size()
+    assert 1.0 < growth < 1.1
+    detected, early = 0, 0
+    seeds = np.random.SeedSequence(9).generate_state(POWER_TRIALS, dtype=np.uint64)
+    for index, seed in enumerate(seeds):
+        sampler = StackedSampler(spec, 0.01 if index % 2 else -0.01)
+        result = check_shape(sampler, spec, shape, seed=int(seed))
+        detected += result.verdict is Verdict.FAIL
+        early += result.stopped_early
+    assert_power(record_property, f"sequential check +-1%, he-normal {shape}, n={n} "
+                 f"(+{growth - 1:.1%}), {early} early", detected, POWER_TRIALS)

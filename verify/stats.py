@@ -14,6 +14,19 @@ detectable effect at the policy's power and the verdict. The policy
   needs;
 * otherwise **pass**.
 
+A conformance check of one shape is *sequential* (:func:`sequential`): it looks at its
+growing sample at sizes ``first_look, 4 first_look, ...`` up to the power target
+(:func:`look_sizes`), spends ``alpha`` over the looks by Bonferroni, half of it on the
+last look (:func:`look_levels`), and stops at the first look that fails. The last look
+is sized for the power target at its own share of ``alpha`` (2.6% more entries than a
+single look at the full ``alpha`` for the default policy); a gross deviation fails
+after a few thousand entries. Suspicious results of the last look are resolved as
+above; the looks spend ``alpha (1 - suspicious - suspicious^2)``, so that looks and
+resampling together fail a correct sampler with probability at most ``alpha``.
+The smallest look has 4,096 entries: there the asymptotic (kurtosis-corrected) law of
+a non-Gaussian sample variance is used in its far tail, where its two-sided error is
+of second order (the skewness terms of the two tails cancel).
+
 Null distributions:
 
 * variance of a Gaussian sample: exact, ``(n-1) s^2 / sigma^2 ~ chi2(n-1)``;

@@ -142,8 +142,9 @@ def statistics_blocks(doc: dict) -> list[Block]:
         Heading("Statistics", "statistics"),
         Paragraph(f"Verdicts rest on {fw['checks']:,} statistical checks ({fw['claim_checks']:,} "
                   f"for the claims, {fw['conformance_checks']:,} for conformance). Each has size "
-                  f"{fw['per_check_size']:g} (at most {fw['per_check_bound_with_resampling']:.3g} "
-                  f"with the resampling of suspicious results) and is sized for power "
+                  f"at most {fw['per_check_bound_with_resampling']:.3g}, spent over its "
+                  f"sequential looks and the resampling of suspicious results, and is sized "
+                  f"for power "
                   f"{fw['power']:g} against a {fw['effect']:.0%} error; the family-wise "
                   f"false-alarm probability is at most {fw['family_wise_bound']:.2g} "
                   f"(Bonferroni)."),
@@ -161,7 +162,7 @@ def statistics_blocks(doc: dict) -> list[Block]:
                           f"{single['interval'][1]:.3f}]"), cell(f"{single['nominal']:g}"),
                      cell(number(test["uniformity"]["ks_pvalue"], 2))))
     for label, item in (("any of the five", null["battery_single_stage"]),
-                        ("two-stage procedure", null["battery_two_stage"])):
+                        ("sequential procedure", null["battery_two_stage"])):
         rows.append((cell(label), cell(""), cell(f"{item['rate']:.3f} [{item['interval'][0]:.3f},"
                                                   f" {item['interval'][1]:.3f}]"),
                      cell(f"<= {item['nominal']:.3g}"), cell("")))

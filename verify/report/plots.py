@@ -130,7 +130,7 @@ def size_and_power(measured: dict) -> Figure:
     figure = Figure(figsize=(10.0, 4.2), layout="constrained")
     left, right = figure.subplots(1, 2, width_ratios=[1, 1.4])
     null = measured["null"]
-    names = [*null["tests"], "battery", "two-stage"]
+    names = [*null["tests"], "battery", "sequential"]
     found = [*(t["single_stage"] for t in null["tests"].values()),
              null["battery_single_stage"], null["battery_two_stage"]]
     for index, item in enumerate(found):

@@ -369,7 +369,7 @@ def _signed(value: float | None) -> str:
 def family_wise(claims: list[dict], rows: list[dict]) -> dict:
     """How many statistical checks decided the verdicts, and the Bonferroni bound on the
     probability that any of them alarmed falsely."""
-    per_check = DEFAULT_POLICY.alpha * (1 + DEFAULT_POLICY.suspicious) ** 2
+    per_check = DEFAULT_POLICY.alpha  # sequential looks and resampling spend at most alpha
     claim_checks = sum(c["statistical_checks"] for c in claims)
     conformance_checks = sum(r.get("checks", 0) for r in rows)
     total = claim_checks + conformance_checks
