@@ -16,6 +16,9 @@ import os
 from hypothesis import HealthCheck, settings
 
 from verify.seeding import run_seed
+from verify.threads import single_threaded
+
+single_threaded()  # the workers of -n auto share the cores: threads would only spin
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
 settings.register_profile("ci", max_examples=20, derandomize=True, database=None, **_COMMON)

@@ -648,6 +648,9 @@ def render_matrix(rows: Sequence[dict]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from verify.threads import single_threaded
+
+    single_threaded()
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
