@@ -7,6 +7,7 @@ Commands build their own displays on :class:`StatusLine` (the report's sections 
 
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from typing import TextIO
@@ -32,8 +33,7 @@ class StatusLine:
     def draw(self, text: str) -> None:
         if not self.tty:
             return
-        columns = shutil.get_terminal_size((100, 20)).columns
-        self._write(_CLEAR + text[:columns - 1])  # a wrapped line could not be redrawn
+        self._write(_CLEAR + text[:self._columns() - 1])  # a wrapped line could not be redrawn
         self.shown = True
 
     def line(self, text: str) -> None:
@@ -44,6 +44,15 @@ class StatusLine:
         if self.shown:
             self._write(_CLEAR)
             self.shown = False
+
+    def _columns(self) -> int:
+        """The width of the stream's own terminal (stdout may be a file while stderr is a
+        terminal); a terminal that does not know its size counts as 100 wide."""
+        try:
+            columns = os.get_terminal_size(self.stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):  # not a file: a test's stream
+            columns = 0
+        return columns if columns > 0 else shutil.get_terminal_size((100, 20)).columns
 
     def _write(self, text: str) -> None:
         self.stream.write(text)
