@@ -334,6 +334,7 @@ def _resolve_target(name: str, api: str, kwargs_text: str | None):
 
 
 def _run_check(args: argparse.Namespace) -> int:
+    from verify.check_progress import CheckProgress
     from verify.conformance import check
     from verify.schemes import InitSpec
     from verify.strategies import weight_shapes
@@ -356,13 +357,16 @@ def _run_check(args: argparse.Namespace) -> int:
         shapes = entry.shapes()
     else:
         shapes = weight_shapes(layout=getattr(claim, "layout", target.layout), max_numel=2**20)
-    _progress(f"checking {target.name} against {claim.describe()} ...")
-    report = check(with_timeout(target, args.timeout), claim, shapes=shapes, seed=seed,
-                   max_examples=1 if args.shape else args.examples, name=target.name,
-                   reproduce=_reproduce(args, seed),
-                   max_calls=entry.max_calls if entry is not None else DEFAULT_MAX_CALLS)
-    if sys.stderr.isatty():
-        print(file=sys.stderr)
+    progress = CheckProgress(sys.stderr)
+    progress.note(f"checking {target.name} against {claim.describe()} ...")
+    try:
+        report = check(with_timeout(target, args.timeout), claim, shapes=shapes, seed=seed,
+                       max_examples=1 if args.shape else args.examples, name=target.name,
+                       reproduce=_reproduce(args, seed),
+                       max_calls=entry.max_calls if entry is not None else DEFAULT_MAX_CALLS,
+                       progress=progress)
+    finally:  # also on an error or Ctrl-C, whose message then starts a clean line
+        progress.finish()
     if args.json:
         json.dump(report.to_dict(), sys.stdout, indent=2, default=str)
         print()

@@ -18,7 +18,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from verify import stats
-from verify.explore import Exploration, explore
+from verify.explore import Exploration, Observer, explore
 from verify.laws import (
     Claim,
     Exact,
@@ -388,17 +388,22 @@ class Report:
             return Verdict.FAIL
         return overall_verdict([r for e in self.exploration.examples for r in e.results])
 
+    @staticmethod
+    def variance_ratio(results: tuple[CheckResult, ...]) -> float | None:
+        """Measured over claimed variance, if one of ``results`` is the variance test."""
+        variance = next((r for r in results if r.name == "variance"), None)
+        return None if variance is None else variance.estimate / variance.expected
+
     @property
     def counterexample(self) -> dict | None:
         example = self.exploration.counterexample
         if example is None:
             return None
         failing = [r for r in example.results if r.verdict is Verdict.FAIL]
-        variance = next((r for r in example.results if r.name == "variance"), None)
         return {
             "shape": list(example.case),
             "failed": [r.name for r in failing],
-            "variance_ratio": None if variance is None else variance.estimate / variance.expected,
+            "variance_ratio": self.variance_ratio(example.results),
             # replace, not format: a snippet may hold other braces (a {seed}, a dict)
             "reproduce": self.reproduce.replace("{shape}", ",".join(map(str, example.case))),
         }
@@ -482,12 +487,15 @@ def check(
     name: str = "target",
     reproduce: str = "",
     max_calls: int = DEFAULT_MAX_CALLS,
+    progress: Observer | None = None,
 ) -> Report:
     """Does ``sampler`` draw from ``claim`` at every shape hypothesis draws?
 
     Hypothesis draws shapes from ``shapes`` (default: 2-D to 5-D weight shapes in the
     claim's layout); every shape runs the full battery; the first failing shape is
     shrunk to a minimal one. ``reproduce`` is a command with a ``{shape}`` placeholder.
+    ``progress`` is told when each shape starts and ends (see :class:`verify.explore.Observer`;
+    the command line's is :class:`verify.check_progress.CheckProgress`).
     A broken contract raises :class:`TargetError`.
     """
     from verify.strategies import weight_shapes
@@ -515,7 +523,8 @@ def check(
         return done[key]
 
     try:
-        exploration = explore(name, strategy, run, seed=seed, max_examples=max_examples)
+        exploration = explore(name, strategy, run, seed=seed, max_examples=max_examples,
+                              observer=progress)
     except TargetError:
         raise errors[-1] from None
     return Report(name, claim.describe(), exploration, seed, time.perf_counter() - start,

@@ -4,6 +4,10 @@
 test at the policy's size), and if one fails lets hypothesis shrink it to a
 minimal failing case. Each case's random stream is derived from the run seed and
 the case itself, so the search, and every shrink step, replays exactly.
+
+An optional :class:`Observer` sees each case start and end, with the stage of the
+search: ``"exploring"`` until a first counterexample is found, ``"shrinking"`` after
+(hypothesis then only tries smaller cases, and replays the minimal one at the end).
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import hypothesis
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
@@ -23,8 +28,17 @@ Check = Callable[[object, int], Sequence[CheckResult]]
 """``check(case, seed) -> results``: the statistical checks of one case."""
 
 
+EXPLORING = "exploring"
+SHRINKING = "shrinking"
+
+
 class _Falsified(Exception):
     pass
+
+
+class _ObserverFailed(BaseException):
+    """Carries an observer's exception out of hypothesis: as an ``Exception`` it would be
+    taken for a failing case and shrunk (a closed stderr would become a counterexample)."""
 
 
 @dataclass(frozen=True)
@@ -50,6 +64,16 @@ class Example:
             "verdict": self.verdict.value,
             "checks": [r.to_dict() for r in self.results],
         }
+
+
+class Observer(Protocol):
+    """Told about each case of a search, e.g. to show progress."""
+
+    def on_start(self, case: object, stage: str) -> None:
+        """``case`` is about to be checked."""
+
+    def on_example(self, example: Example, stage: str) -> None:
+        """``case`` was checked: ``example`` holds its results."""
 
 
 def _finite(value: float) -> float:
@@ -134,9 +158,22 @@ def explore(
     seed: int,
     max_examples: int,
     shrink: bool = True,
+    observer: Observer | None = None,
 ) -> Exploration:
-    """Search ``strategy`` for a case whose checks fail; shrink the first one found."""
+    """Search ``strategy`` for a case whose checks fail; shrink the first one found.
+
+    ``observer``, if given, is told when each case starts and ends; an exception it
+    raises ends the search and propagates."""
     exploration = Exploration(label)
+
+    def notify(method: str, *args: object) -> None:
+        if observer is None:
+            return
+        stage = EXPLORING if exploration.counterexample is None else SHRINKING
+        try:
+            getattr(observer, method)(*args, stage)
+        except Exception as error:
+            raise _ObserverFailed(error) from error
 
     phases = [Phase.explicit, Phase.generate] + ([Phase.shrink] if shrink else [])
 
@@ -153,9 +190,11 @@ def explore(
     )
     @given(strategy)
     def search(case: object) -> None:
+        notify("on_start", case)
         results = tuple(check(case, derive_seed(seed, label, repr(case))))
         example = Example(case, results)
         exploration.examples.append(example)
+        notify("on_example", example)
         if example.verdict is Verdict.FAIL:
             exploration.counterexample = example  # the last one is the minimal one
             raise _Falsified
@@ -164,4 +203,6 @@ def explore(
         search()
     except _Falsified:
         pass
+    except _ObserverFailed as stopped:
+        raise stopped.args[0] from None
     return exploration

@@ -3,15 +3,10 @@ terminal, one line per finished item in a log (CI, a pipe)."""
 
 from __future__ import annotations
 
-import shutil
-import sys
 import time
 from typing import TextIO
 
-
-def _clock(seconds: float) -> str:
-    minutes, seconds = divmod(int(seconds), 60)
-    return f"{minutes}:{seconds:02d}"
+from verify.progress import StatusLine, clock
 
 
 class Progress:
@@ -20,8 +15,8 @@ class Progress:
     ``finish(summary)``."""
 
     def __init__(self, sections: int, stream: TextIO | None = None) -> None:
-        self.stream = stream if stream is not None else sys.stderr
-        self.tty = self.stream.isatty()
+        self.status = StatusLine(stream)
+        self.tty = self.status.tty
         self.sections, self.index = sections, 0
         self.name, self.total, self.count = "", 0, 0
         self.label, self.started, self.item_started = "", 0.0, 0.0
@@ -33,7 +28,7 @@ class Progress:
         self.started = time.perf_counter()
         self.label, self.inner = "", None
         if not self.tty:
-            self._line(f"[{self.index}/{self.sections}] {name}: {total} items")
+            self.status.line(f"[{self.index}/{self.sections}] {name}: {total} items")
         self._draw()
 
     def item(self, label: str) -> None:
@@ -49,47 +44,34 @@ class Progress:
         if self.tty:
             self._draw()
         elif previous is None or 10 * done // total != 10 * previous[0] // previous[1]:
-            self._line(f"    {self.label}: {done}/{total}")
+            self.status.line(f"    {self.label}: {done}/{total}")
 
     def done(self, label: str, status: str = "") -> None:
         self.count += 1
         seconds = time.perf_counter() - self.item_started
         if not self.tty:
             tail = f": {status}" if status else ""
-            self._line(f"    [{self.count}/{self.total}] {label}{tail} ({seconds:.1f} s)")
+            self.status.line(f"    [{self.count}/{self.total}] {label}{tail} ({seconds:.1f} s)")
         self.label, self.inner = "", None
         self._draw()
 
     def finish(self, summary: str) -> float:
         elapsed = time.perf_counter() - self.started
-        text = (f"[{self.index}/{self.sections}] {self.name}: {summary} "
-                f"({_clock(elapsed)})")
-        if self.tty:
-            self.stream.write(f"\r\033[K{text}\n")
-            self.stream.flush()
-        else:
-            self._line(text)
+        self.status.line(f"[{self.index}/{self.sections}] {self.name}: {summary} "
+                   f"({clock(elapsed)})")
         return elapsed
 
     def note(self, text: str) -> None:
-        if self.tty:
-            self.stream.write("\r\033[K")
-        self._line(text)
-
-    def _line(self, text: str) -> None:
-        self.stream.write(text + "\n")
-        self.stream.flush()
+        self.status.line(text)
 
     def _draw(self) -> None:
         if not self.tty:
             return
-        columns = shutil.get_terminal_size((100, 20)).columns
         width = 24
         filled = int(width * self.count / max(self.total, 1))
         bar = "#" * filled + "-" * (width - filled)
         inner = f" {self.inner[0]}/{self.inner[1]}" if self.inner else ""
-        elapsed = _clock(time.perf_counter() - self.started)
+        elapsed = clock(time.perf_counter() - self.started)
         text = (f"[{self.index}/{self.sections}] {self.name} [{bar}] {self.count}/{self.total} "
                 f"{elapsed} {self.label}{inner}")
-        self.stream.write("\r\033[K" + text[:columns - 1])
-        self.stream.flush()
+        self.status.draw(text)
