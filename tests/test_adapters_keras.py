@@ -120,7 +120,7 @@ def test_layer_seeding_makes_the_kernel_of_set_random_seed(entry):
                                           "keras.utils.set_random_seed(seed32({seed})); ")
     printed: list = []
     exec(everything.format(shape=",".join(map(str, shape)), seed=11), {"print": printed.append})
-    np.random.seed(12345)  # a global state the kernel must not read
+    np.random.seed(12345)  # noqa: NPY002 (the legacy global state the kernel must not read)
     sampled = target.sample(shape, 11)
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(printed[0]), sampled)
     np.testing.assert_array_equal(target.sample(shape, 11), sampled)
