@@ -146,7 +146,8 @@ def entries() -> list[Entry]:
 
     def function(cls: str, claim: Claim, doc: str, *, random: bool = True,
                  shapes: Callable[[], st.SearchStrategy] | None = None,
-                 **kwargs: Any) -> Entry:
+                 stacked: bool = False, **kwargs: Any) -> Entry:
+        """``stacked``: a flat fill, whose law does not depend on the shape."""
         call = _call_repr(cls, kwargs)
         name = f"keras:{call if kwargs else cls}"
         seeded = _call_repr(cls, kwargs, "seed=seed32({seed})")
@@ -158,9 +159,14 @@ def entries() -> list[Entry]:
                 initializer = make(seed=seed32(seed), **kwargs) if random else make(**kwargs)
                 return _array(keras, initializer(tuple(shape)), shape)
 
+            def stacked_draw(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
+                full = (int(count), *(int(d) for d in shape))
+                return _array(keras, make(seed=seed32(seed), **kwargs)(full), full)
+
             made = f"keras.initializers.{seeded if random else call}"
             return Target(f"{name} [{backend}]", "keras", sample, layout="hwio",
-                          reproduce=setup + f"print({made}(shape))")
+                          reproduce=setup + f"print({made}(shape))",
+                          stacked=stacked_draw if stacked else None)
 
         return Entry(name, "keras", build, claim,
                      f"keras.initializers.{cls}: {doc}. {INITIALIZERS_URL} {where}",
@@ -237,22 +243,22 @@ def entries() -> list[Entry]:
         # -- fixed laws ----------------------------------------------------------------------
         function("RandomNormal", normal(0.05),
                  "'Draws samples from a normal distribution for given parameters', "
-                 "defaults mean=0.0, stddev=0.05"),
+                 "defaults mean=0.0, stddev=0.05", stacked=True),
         function("RandomNormal", normal(0.5, mean=1.0),
                  "'Draws samples from a normal distribution for given parameters'",
-                 mean=1.0, stddev=0.5),
+                 stacked=True, mean=1.0, stddev=0.5),
         function("RandomUniform", uniform(-0.05, 0.05),
                  "'Draws samples from a uniform distribution for given parameters', "
-                 "defaults minval=-0.05 (inclusive), maxval=0.05 (exclusive)"),
+                 "defaults minval=-0.05 (inclusive), maxval=0.05 (exclusive)", stacked=True),
         function("TruncatedNormal", truncated_normal(0.05, -0.1, 0.1),
                  "'similar to values from a RandomNormal initializer, except that values "
                  "more than two standard deviations from the mean are discarded and "
-                 "re-drawn', defaults mean=0.0, stddev=0.05"),
+                 "re-drawn', defaults mean=0.0, stddev=0.05", stacked=True),
         function("TruncatedNormal", truncated_normal(0.5, 0.0, 2.0, mean=1.0),
                  "'similar to values from a RandomNormal initializer, except that values "
                  "more than two standard deviations from the mean are discarded and "
                  "re-drawn'",
-                 mean=1.0, stddev=0.5),
+                 stacked=True, mean=1.0, stddev=0.5),
         # -- orthogonal and deterministic ----------------------------------------------------
         function("Orthogonal", Orthogonal(1.0, rows="last"),
                  "'If the shape of the tensor to initialize is more than two-dimensional, a "
