@@ -91,3 +91,17 @@ def test_stacked_draw_has_the_law_of_separate_calls(entry):
     low, high = stats.f.ppf([LEVEL / 2, 1 - LEVEL / 2], degrees, degrees)
     assert low < ratio < high, f"variance ratio {ratio:.4f} outside ({low:.4f}, {high:.4f})"
     assert math.isclose(stacked.var(), entry.claim.law(SHAPE).var(), rel_tol=0.1)
+
+
+def test_the_command_line_timeout_keeps_the_stacked_draw():
+    """``check`` and ``conformance`` wrap their target in ``with_timeout``: the wrapped
+    target must still offer its stacked draw, the same one."""
+    from verify.matrix import with_timeout
+
+    if not STACKED:
+        pytest.skip("no library with a flat fill is installed")
+    target = TARGETS[STACKED[0].name]
+    wrapped = with_timeout(target, 60.0)
+    assert wrapped.stacked is not None and wrapped.name == target.name
+    np.testing.assert_array_equal(wrapped.stacked(SHAPE, 3, 5), target.stacked(SHAPE, 3, 5))
+    np.testing.assert_array_equal(wrapped(SHAPE, 5), target.sample(SHAPE, 5))
