@@ -109,6 +109,26 @@ def test_reproduce_snippet_makes_the_same_tensor(name):
 
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if e.kind == "layer"],
                          ids=lambda e: e.name)
+def test_layer_seeding_makes_the_kernel_of_set_random_seed(entry):
+    """A layer entry seeds only Python's ``random``: its kernel is the one built after
+    ``keras.utils.set_random_seed`` (every global seed), whatever NumPy's global state;
+    the same seed makes the same kernel, another seed another."""
+    target = entry.build()
+    shape = small_shape(entry)
+    assert adapter.LAYER_SEED in target.reproduce
+    everything = target.reproduce.replace(adapter.LAYER_SEED,
+                                          "keras.utils.set_random_seed(seed32({seed})); ")
+    printed: list = []
+    exec(everything.format(shape=",".join(map(str, shape)), seed=11), {"print": printed.append})
+    np.random.seed(12345)  # noqa: NPY002 (the legacy global state the kernel must not read)
+    sampled = target.sample(shape, 11)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(printed[0]), sampled)
+    np.testing.assert_array_equal(target.sample(shape, 11), sampled)
+    assert not np.array_equal(target.sample(shape, 12), sampled)
+
+
+@pytest.mark.parametrize("entry", [e for e in ENTRIES if e.kind == "layer"],
+                         ids=lambda e: e.name)
 def test_layer_shapes_are_buildable(entry):
     target = entry.build()
 

@@ -21,6 +21,7 @@ import numpy as np
 from verify.fans import Layout
 
 Sampler = Callable[[tuple[int, ...], int], np.ndarray]
+StackedSampler = Callable[[tuple[int, ...], int, int], np.ndarray]
 
 
 class LibraryMissing(Exception):
@@ -41,6 +42,15 @@ class Target:
 
     ``reproduce`` is a Python snippet, with ``{shape}`` and ``{seed}`` placeholders,
     that makes one tensor the way ``sample`` does: failures quote it.
+
+    ``stacked``, where set, is a batched draw: ``stacked(shape, count, seed)`` returns
+    ``(count, *shape)`` from one call of the library, the initializer applied to a
+    ``(count, *shape)`` tensor. It is set only where the ``count`` slices are independent
+    draws of the law of one ``sample(shape, seed)`` call: flat fills whose law does not
+    depend on the shape (``torch.nn.init.normal_``, ``jax.nn.initializers.uniform``, ...),
+    never a fan-dependent law (a stacked tensor has other fans), a layer or a user's
+    function. The checks that are about separate calls (calls with different seeds must
+    differ) still call ``sample``.
     """
 
     name: str
@@ -48,6 +58,7 @@ class Target:
     sample: Sampler
     layout: Layout = "oihw"
     reproduce: str = ""
+    stacked: StackedSampler | None = None
 
     def __call__(self, shape: tuple[int, ...], seed: int) -> np.ndarray:
         return self.sample(shape, seed)

@@ -63,14 +63,15 @@ def _compiled(builder: Callable, arguments: tuple, keywords: tuple, factory: boo
 
 def compiled_target(name: str, builder: Callable, call: str, arguments: tuple = (),
                     keywords: dict | None = None, *, factory: bool = True,
-                    layout: Layout = "hwio", batch: int = 0) -> Target:
+                    layout: Layout = "hwio", batch: int = 0, stacked: bool = False) -> Target:
     """The initializer ``builder(*arguments, **keywords)`` (or ``builder`` itself, without
     ``factory``) as a target: ``init(jax.random.key(seed32(seed)), shape, float32)``,
     jitted per shape.
 
     With ``batch`` the initializer is called on ``(batch, *shape)`` (its ``batch_axis=0``)
     and the target returns the first member, of ``shape``. ``call`` is how the
-    initializer is written in ``reproduce``.
+    initializer is written in ``reproduce``. ``stacked`` (a flat fill, whose law does not
+    depend on the shape) adds :attr:`Target.stacked`: one call on ``(count, *shape)``.
     """
     require("jax")
     frozen = tuple(sorted((keywords or {}).items()))
@@ -84,12 +85,21 @@ def compiled_target(name: str, builder: Callable, call: str, arguments: tuple = 
                                 f"for a float32 tensor of shape {shape}")
         return values
 
+    def stacked_draw(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
+        # eager, not jitted: each (count, shape) is drawn about once, where a compile
+        # would cost more than the draw
+        jax = require("jax")
+        init = builder(*arguments, **dict(frozen)) if factory else builder
+        full = (int(count), *(int(d) for d in shape))
+        return np.asarray(init(jax.random.key(seed32(seed)), full, jax.numpy.float32))
+
     full = "(" + str(batch) + ",) + shape" if batch else "shape"
     pick = "[0]" if batch else ""
     reproduce = ("import jax, jax.numpy as jnp; from verify.adapters import seed32; "
                  f"shape = {{shape}}; {call}(jax.random.key(seed32({{seed}})), {full}, "
                  f"jnp.float32){pick}")
-    return Target(name, "jax", sample, layout, reproduce)
+    return Target(name, "jax", sample, layout, reproduce,
+                  stacked=stacked_draw if stacked else None)
 
 
 def _orthogonal_shapes(max_numel: int = 2**14):
@@ -116,8 +126,9 @@ def entries() -> list[Entry]:
 
     def function(name: str, claim, documented: str, *args, shapes=None,
                  layout: Layout = "hwio", batch: int = 0, alias_of: str = "",
-                 **kwargs) -> Entry:
-        """``jax.nn.initializers.<name>(*args, **kwargs)`` (a builder) as an entry."""
+                 stacked: bool = False, **kwargs) -> Entry:
+        """``jax.nn.initializers.<name>(*args, **kwargs)`` (a builder) as an entry;
+        ``stacked``: a flat fill, whose law does not depend on the shape."""
         arguments = ", ".join([repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()])
         call = f"jax.nn.initializers.{name}({arguments})"
         label = f"jax:{name}" + (f"({arguments})" if arguments else "")
@@ -125,7 +136,7 @@ def entries() -> list[Entry]:
         alias = f"alias of {alias_of}; " if alias_of else ""
         return Entry(label, "jax",
                      lambda: compiled_target(label, getattr(init, name), call, args, kwargs,
-                                             layout=layout, batch=batch),
+                                             layout=layout, batch=batch, stacked=stacked),
                      claim, f"{alias}{documented} ({page})", shapes=shapes)
 
     def constant_function(name: str, claim, documented: str) -> Entry:
@@ -203,22 +214,22 @@ def entries() -> list[Entry]:
                  shapes=lambda: vst.weight_shapes(layout="hwio", max_numel=2**20)),
         function("normal", laws.normal(0.01),
                  "'arrays whose values are normally distributed with mean 0 and standard "
-                 "deviation stddev'; default stddev=1e-2"),
+                 "deviation stddev'; default stddev=1e-2", stacked=True),
         function("uniform", laws.uniform(0.0, 0.01),
                  "'arrays whose values are uniformly distributed in the range [0, scale)'; "
-                 "default scale=1e-2"),
+                 "default scale=1e-2", stacked=True),
         function("truncated_normal", laws.truncated_normal(0.01, -0.02, 0.02),
                  "stddev: 'the standard deviation of the untruncated distribution. Note that "
                  "this function does not apply the stddev correction as is done in the "
                  "variancescaling initializers'; range 'lower * stddev < x < upper * stddev'; "
                  "defaults stddev=1e-2, lower=-2, upper=2. (The Returns line also says "
                  "'standard deviation stddev'; the claim follows the explicit stddev "
-                 "argument note: N(0, stddev^2) truncated, no correction)"),
+                 "argument note: N(0, stddev^2) truncated, no correction)", stacked=True),
         function("truncated_normal", laws.truncated_normal(0.5, -0.5, 1.5),
                  "N(0, stddev^2) (stddev of the untruncated distribution, no correction) "
                  "truncated to lower * stddev < x < upper * stddev: asymmetric bounds "
                  "lower=-1, upper=3 'applied before the output is multiplied by the stddev'",
-                 0.5, lower=-1.0, upper=3.0),
+                 0.5, lower=-1.0, upper=3.0, stacked=True),
         function("orthogonal", laws.Orthogonal(1.0, rows="last"),
                  "'uniformly distributed orthogonal matrices. If the shape is not square, the "
                  "matrices will have orthonormal rows or columns depending on which side is "

@@ -93,10 +93,11 @@ def _reproduce(expression: str) -> str:
 
 def _initializer_target(
     mx: Any, nn: Any, name: str, factory: str, arguments: tuple = (),
-    call: dict[str, Any] | None = None,
+    call: dict[str, Any] | None = None, stacked: bool = False,
 ) -> Callable[[], Target]:
     """``nn.init.<factory>(*arguments)`` applied to ``mx.zeros(shape)`` with ``call``
-    keywords (the initializer's ``mode`` or ``gain``)."""
+    keywords (the initializer's ``mode`` or ``gain``). ``stacked``: a flat fill, whose law
+    does not depend on the shape, also applied to ``mx.zeros((count, *shape))``."""
     call = call or {}
 
     def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
@@ -105,10 +106,14 @@ def _initializer_target(
         mx.random.seed(seed32(seed))
         return _numpy(initializer(mx.zeros(shape), **call), shape, name)
 
+    def stacked_draw(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
+        return sample((int(count), *shape), seed)
+
     factory_text = f"nn.init.{factory}({', '.join(map(repr, arguments))})"
     call_text = "".join(f", {key}={value!r}" for key, value in call.items())
     reproduce = _reproduce(f"{factory_text}(mx.zeros(shape){call_text})")
-    return lambda: Target(name, LIBRARY, sample, layout="ohwi", reproduce=reproduce)
+    return lambda: Target(name, LIBRARY, sample, layout="ohwi", reproduce=reproduce,
+                          stacked=stacked_draw if stacked else None)
 
 
 def _layer_target(
@@ -158,20 +163,23 @@ def _initializer_entries(mx: Any, nn: Any) -> list[Entry]:
     def entry(name: str, factory: str, claim: Claim, documented: str, *,
               arguments: tuple = (), call: dict[str, Any] | None = None,
               shapes: Callable[[], st.SearchStrategy] | None = any_weight,
-              convention: str = "") -> Entry:
+              convention: str = "", stacked: bool = False) -> Entry:
         page = f"{DOCS}mlx.nn.init.{factory}.html"
         return Entry(
             name=f"{LIBRARY}:{name}", library=LIBRARY,
-            build=_initializer_target(mx, nn, f"{LIBRARY}:{name}", factory, arguments, call),
+            build=_initializer_target(mx, nn, f"{LIBRARY}:{name}", factory, arguments, call,
+                                      stacked),
             claim=claim, documented=f"{documented} ({page})", kind="function",
             shapes=shapes, convention=convention,
         )
 
     return [
         entry("normal", "normal", normal(1.0),
-              "samples from a normal distribution; mean default 0.0, std default 1.0"),
+              "samples from a normal distribution; mean default 0.0, std default 1.0",
+              stacked=True),
         entry("uniform", "uniform", uniform(0.0, 1.0),
-              "samples from a uniform distribution; low default 0.0, high default 1.0"),
+              "samples from a uniform distribution; low default 0.0, high default 1.0",
+              stacked=True),
         entry(f"constant(value={CONSTANT_VALUE!r})", "constant", constant(CONSTANT_VALUE),
               "an array filled with `value`", arguments=(CONSTANT_VALUE,)),
         entry("identity", "identity",

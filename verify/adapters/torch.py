@@ -15,6 +15,7 @@ Documentation: https://pytorch.org/docs/stable/nn.init.html and the pages of
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import math
@@ -25,7 +26,7 @@ from hypothesis import strategies as st
 
 from verify import laws
 from verify import strategies as vst
-from verify.adapters import ContractError, Target, require
+from verify.adapters import ContractError, StackedSampler, Target, require
 from verify.catalog import Entry
 from verify.schemes import InitSpec
 
@@ -40,6 +41,7 @@ def in_place(function: Callable, name: str, **kwargs) -> Target:
     torch = require("torch")
     takes_generator = "generator" in inspect.signature(function).parameters
     default_generator = torch.default_generator
+    generator = torch.Generator()  # reseeded per call: half the cost of a new one
 
     verified: dict[tuple[int, ...], int] = {}  # shape -> calls that filled every entry
 
@@ -52,7 +54,7 @@ def in_place(function: Callable, name: str, **kwargs) -> Target:
         tensor = (torch.full(shape, UNFILLED, dtype=torch.float32) if sentinel
                   else torch.empty(shape, dtype=torch.float32))
         if takes_generator:
-            returned = function(tensor, generator=torch.Generator().manual_seed(seed), **kwargs)
+            returned = function(tensor, generator=generator.manual_seed(seed), **kwargs)
         else:
             # the default CPU generator directly: torch.manual_seed also records a stack
             # trace for lazy CUDA seeding, 0.3 to 1.2 ms a call, more than a small fill
@@ -72,6 +74,20 @@ def in_place(function: Callable, name: str, **kwargs) -> Target:
     return Target(name, "torch", sample, "oihw",
                   f"w = torch.empty({{shape}}); {name}(w{arguments}, "
                   f"generator=torch.Generator().manual_seed({{seed}}))")
+
+
+def stacked_fill(function: Callable, **kwargs) -> StackedSampler:
+    """``stacked(shape, count, seed)``: ``function`` filling one ``(count, *shape)`` tensor,
+    for functions whose law does not depend on the shape (see :class:`Target`)."""
+    torch = require("torch")
+    generator = torch.Generator()
+
+    def stacked(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
+        tensor = torch.empty((int(count), *shape), dtype=torch.float32)
+        function(tensor, generator=generator.manual_seed(seed), **kwargs)
+        return tensor.numpy()
+
+    return stacked
 
 
 def layer(kind: str, *, groups: int = 1) -> Target:
@@ -134,11 +150,20 @@ def entries() -> list[Entry]:
     torch = require("torch")
     init = torch.nn.init
 
-    def function(name: str, claim, documented: str, *, shapes=None, **kwargs) -> Entry:
+    def function(name: str, claim, documented: str, *, shapes=None, stacked: bool = False,
+                 **kwargs) -> Entry:
+        """``stacked``: a flat fill, whose law does not depend on the shape."""
         label = f"torch:{name}" + "".join(f"({k}={v!r})" for k, v in kwargs.items())
-        return Entry(label, "torch", lambda: in_place(getattr(init, name),
-                                                      f"torch.nn.init.{name}", **kwargs),
-                     claim, f"{documented} ({DOCS}#torch.nn.init.{name})", shapes=shapes)
+
+        def build() -> Target:
+            target = in_place(getattr(init, name), f"torch.nn.init.{name}", **kwargs)
+            if not stacked:
+                return target
+            return dataclasses.replace(target,
+                                       stacked=stacked_fill(getattr(init, name), **kwargs))
+
+        return Entry(label, "torch", build, claim,
+                     f"{documented} ({DOCS}#torch.nn.init.{name})", shapes=shapes)
 
     def module(kind: str, claim: InitSpec, documented: str, shapes, *, groups: int = 1,
                convention: str = "") -> Entry:
@@ -162,11 +187,13 @@ def entries() -> list[Entry]:
         function("kaiming_uniform_", InitSpec("lecun", "uniform", gain=1 / math.sqrt(3)),
                  "with a=sqrt(5) (what nn.Linear uses) the leaky-ReLU gain is sqrt(2/(1+5)): "
                  "U(-1/sqrt(fan_in), 1/sqrt(fan_in))", a=math.sqrt(5)),
-        function("normal_", laws.normal(1.0), "N(mean, std^2), defaults mean=0, std=1"),
-        function("uniform_", laws.uniform(0.0, 1.0), "U(a, b), defaults a=0, b=1"),
+        function("normal_", laws.normal(1.0), "N(mean, std^2), defaults mean=0, std=1",
+                 stacked=True),
+        function("uniform_", laws.uniform(0.0, 1.0), "U(a, b), defaults a=0, b=1",
+                 stacked=True),
         function("trunc_normal_", laws.truncated_normal(1.0, -2.0, 2.0),
                  "N(mean, std^2) with values outside [a, b] redrawn; defaults mean=0, std=1, "
-                 "a=-2, b=2 (absolute bounds)"),
+                 "a=-2, b=2 (absolute bounds)", stacked=True),
         function("orthogonal_", laws.Orthogonal(1.0, "first"),
                  "a (semi-)orthogonal matrix; tensors with more than 2 dimensions are "
                  "flattened to (shape[0], prod(shape[1:]))"),
