@@ -51,15 +51,17 @@ class Draws:
     ``first(k)`` returns the first ``k`` calls, ``(k, *shape)``, drawing only those not
     drawn yet: the looks of a sequential check share their entries. Each call gets a
     fresh seed from ``rng``. A sampler with a ``stacked(shape, count, seed)`` method
-    (a flat fill whose slices are independent draws of one law) draws each batch of
-    new calls in one call of the library, with one seed; every other sampler is called
-    once per tensor, in a plain loop.
+    (a flat fill whose slices are independent draws of one law) draws the new calls in
+    blocks of one size (the first request's), one call of the library and one seed per
+    block: libraries that compile per array shape (JAX, Keras on JAX) compile once. Every
+    other sampler is called once per tensor, in a plain loop.
     """
 
     def __init__(self, sampler: Sampler, shape: tuple[int, ...], calls: int,
                  rng: np.random.Generator) -> None:
         self.sampler, self.shape, self.calls, self.rng = sampler, tuple(shape), calls, rng
         self.stacked = getattr(sampler, "stacked", None)
+        self.block = 0
         self.buffer: np.ndarray | None = None
         self.drawn = 0
 
@@ -71,26 +73,26 @@ class Draws:
         return self.buffer[:calls]
 
     def _draw(self, calls: int) -> None:
-        count = calls - self.drawn
         if self.stacked is not None:
-            block = np.asarray(self.stacked(self.shape, count, int(self.rng.integers(2**63 - 1))))
-            self._store(block, self.drawn)
-        else:
-            sampler, shape, start = self.sampler, self.shape, self.drawn
-            for index, seed in enumerate(self.rng.integers(0, 2**63 - 1, size=count)):
-                value = np.asarray(sampler(shape, int(seed)))
+            self.block = self.block or calls
+            while self.drawn < calls:
+                seed = int(self.rng.integers(2**63 - 1))
+                block = np.asarray(self.stacked(self.shape, self.block, seed))
                 if self.buffer is None:
-                    self._allocate(value.dtype)
-                self.buffer[start + index] = value
+                    self._allocate(block.dtype, -(-self.calls // self.block) * self.block)
+                self.buffer[self.drawn:self.drawn + self.block] = block
+                self.drawn += self.block
+            return
+        sampler, shape, start = self.sampler, self.shape, self.drawn
+        for index, seed in enumerate(self.rng.integers(0, 2**63 - 1, size=calls - start)):
+            value = np.asarray(sampler(shape, int(seed)))
+            if self.buffer is None:
+                self._allocate(value.dtype, self.calls)
+            self.buffer[start + index] = value
         self.drawn = calls
 
-    def _allocate(self, dtype: np.dtype) -> None:
-        self.buffer = np.empty((self.calls, *self.shape), dtype=dtype)
-
-    def _store(self, block: np.ndarray, start: int) -> None:
-        if self.buffer is None:
-            self._allocate(block.dtype)
-        self.buffer[start:start + block.shape[0]] = block
+    def _allocate(self, dtype: np.dtype, calls: int) -> None:
+        self.buffer = np.empty((calls, *self.shape), dtype=dtype)
 
 
 @dataclass(frozen=True)
