@@ -6,10 +6,10 @@ default power, the run's default seed; the target built by
 ``UserCheck`` times a correct He-normal ``fn(tensor)`` with and without a
 ``generator=`` parameter: the ratio of the two params is the cost of seeding PyTorch's
 global generator (target: at most 1.2). ``MinimalFailingShape`` times ``check`` to its
-verdict for the correct function and for two bugs, so that the time to the minimal
+verdict for the correct function and for three bugs, so that the time to the minimal
 failing shape of a gross bug (fans swapped) over the time a correct function takes to
-pass comes from one run (target: at most 0.5), and that of a subtle bug (variance 1%
-too large) beside it.
+pass comes from one run (target: at most 0.5; the gross bugs are fans swapped and the
+variance doubled), and that of a subtle bug (variance 1% too large) beside it.
 """
 
 from __future__ import annotations
@@ -74,6 +74,7 @@ class UserCheck:
 BUGS = {
     "none": "he_normal_generator",
     "fans swapped": "he_normal_fans_swapped",
+    "variance x2": "he_normal_variance_doubled",
     "variance +1%": "he_normal_variance_one_percent_high",
 }
 

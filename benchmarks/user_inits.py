@@ -1,6 +1,6 @@
 """Initializers a user brings, written by hand in the ``torch.nn.init`` style
 (``fn(tensor)`` fills ``tensor`` in place, layout ``oihw``): He normal, correct and with
-two bugs, with and without a ``generator=`` parameter, and He normal through the numpy
+three bugs, with and without a ``generator=`` parameter, and He normal through the numpy
 and jax APIs. ``bench_user`` and ``bench_seeding`` build their targets through
 :func:`verify.targets.user_target`, as ``python -m verify check`` does."""
 
@@ -38,6 +38,13 @@ def he_normal_fans_swapped(tensor: torch.Tensor, generator: torch.Generator | No
     """A gross bug: the variance from fan_out instead of fan_in."""
     with torch.no_grad():
         return tensor.normal_(0.0, math.sqrt(2.0 / _fan_out(tensor)), generator=generator)
+
+
+def he_normal_variance_doubled(tensor: torch.Tensor, generator: torch.Generator | None = None
+                               ) -> torch.Tensor:
+    """A gross bug at every shape: std = sqrt(4 / fan_in), twice He's variance."""
+    with torch.no_grad():
+        return tensor.normal_(0.0, math.sqrt(4.0 / _fan_in(tensor)), generator=generator)
 
 
 def he_normal_variance_one_percent_high(tensor: torch.Tensor,
