@@ -13,6 +13,13 @@ from __future__ import annotations
 
 import os
 
+from verify.threads import one_thread_per_process
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # -n auto starts one worker per core: threads of their own would oversubscribe the
+    # cores (see verify.threads). Set before NumPy and PyTorch load; subprocesses inherit it.
+    one_thread_per_process()
+
 from hypothesis import HealthCheck, settings
 
 from verify.seeding import run_seed
