@@ -12,6 +12,10 @@ readout, so per-network statistics are independent replicates for the tests of
   sigma_1^2 / n`` (by default the activation's He-type gain, which makes the branch
   preserve the second moment for ReLU-like units) and ``Var[W2] = sigma_2^2 / n``.
 
+Gaussian weights are drawn in float32, as initializers draw them, and the network
+then runs in the requested dtype (float64 keeps the range and the arithmetic of
+deep nets exact enough; drawing in float64 would cost five times as much).
+
 A :class:`Trace` holds, per network and layer, the forward second moment (of
 ``h_l``, or of ``z_l``), the post-activation second moment (plain nets), and the
 backward second moment of ``dL/dh_l`` (or ``dL/dz_l``) for the loss ``L = sum v *
@@ -220,7 +224,10 @@ class Trace:
 def _draw(generator: torch.Generator, shape: tuple[int, ...], variance: float,
           distribution: str, dtype: torch.dtype) -> torch.Tensor:
     if distribution == "normal":
-        return torch.randn(shape, generator=generator, dtype=dtype).mul_(math.sqrt(variance))
+        # Drawn in float32, as initializers draw weights, whatever the network's dtype:
+        # PyTorch's float64 normal costs five times as much (17 against 3.4 ns a number).
+        standard = torch.randn(shape, generator=generator, dtype=torch.float32)
+        return standard.to(dtype).mul_(math.sqrt(variance))
     if distribution == "uniform":
         bound = math.sqrt(3 * variance)
         return torch.rand(shape, generator=generator, dtype=dtype).mul_(2).sub_(1).mul_(bound)
