@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import os
 
+from verify.threads import one_thread_per_process
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # -n auto starts one worker per core: threads of their own would oversubscribe the
+    # cores (see verify.threads). Set before NumPy and PyTorch load; subprocesses inherit it.
+    one_thread_per_process()
+
 from hypothesis import HealthCheck, settings
 
 from verify.seeding import run_seed
-from verify.threads import single_threaded
-
-single_threaded()  # the workers of -n auto share the cores: threads would only spin
 
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
 settings.register_profile("ci", max_examples=20, derandomize=True, database=None, **_COMMON)

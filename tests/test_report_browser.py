@@ -38,14 +38,18 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="module")
-def browser(page_file):
-    """Started after the report is built (a running browser slowed the build fivefold)."""
+def _require_browser() -> None:
     reason = _missing()
     if reason is not None:
         if os.environ.get("VERIFY_REQUIRE_BROWSER"):
             pytest.fail(f"VERIFY_REQUIRE_BROWSER is set, but: {reason}")
         pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def browser(page_file):
+    """Started after the report is built (a running browser slowed the build fivefold)."""
+    _require_browser()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as driver:
@@ -56,6 +60,7 @@ def browser(page_file):
 
 @pytest.fixture(scope="module")
 def page_file(tmp_path_factory):
+    _require_browser()  # before the build: without a browser it would be built for nothing
     out = tmp_path_factory.mktemp("browser") / "reports"
     build(out)
     return out

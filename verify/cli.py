@@ -652,9 +652,9 @@ def render_matrix(rows: Sequence[dict]) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from verify.threads import single_threaded
+    from verify.threads import one_thread_per_process
 
-    single_threaded()
+    one_thread_per_process()  # a no-op after python -m verify, which did it before imports
     parser = build_parser()
     try:
         args = parser.parse_args(argv)

@@ -27,6 +27,7 @@ from verify.report.progress import Progress
 from verify.report.sections import (
     Section,
     Settings,
+    close_pools,
     family_wise,
     run_claims,
     run_conformance,
@@ -145,6 +146,7 @@ def run(out: Path, settings: Settings, *, progress: Progress | None = None,
 
         claims = finish(timed(run_claims, settings, progress, figures))
         depth = finish(timed(run_depth, settings, progress, figures))
+        close_pools()  # the workers of the claims and the depth figures
         conformance = finish(timed(run_conformance, settings, progress, figures))
         rows = conformance.data["rows"]
         deviations = finish(timed(run_deviations, settings, progress, figures, rows))
@@ -177,6 +179,7 @@ def run(out: Path, settings: Settings, *, progress: Progress | None = None,
         _write(staging, doc)
         publish(staging, out)
     except BaseException:
+        close_pools(wait=False)
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return doc

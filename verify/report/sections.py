@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import multiprocessing
+import os
 import re
 import time
 from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,6 +44,13 @@ QUICK_BUDGET = measure.Budget(runs=20, power_trials=1, peer_trials=2, default_tr
                               explore=False)
 
 
+def available_cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
+
+
 @dataclass(frozen=True)
 class Settings:
     """What a report run does; recorded in ``report.json``."""
@@ -56,6 +67,10 @@ class Settings:
     budget: measure.Budget = REPORT_BUDGET
     depth_quick: bool = False
     qq_shape: tuple[int, ...] = (64, 16)
+    processes: int = field(default_factory=available_cores)
+    """Processes that run the claims and the depth figures side by side (one thread
+    each, see :mod:`verify.threads`); 1 runs them in this process, one after another.
+    The results do not depend on it: each claim and figure draws from its own seed."""
 
     @classmethod
     def quick_run(cls, seed: int, libraries: tuple[str, ...] | None = None) -> Settings:
@@ -65,7 +80,7 @@ class Settings:
                    claims=QUICK_CLAIMS, claim_examples=1,
                    conformance_examples=1,
                    budget=QUICK_BUDGET,
-                   depth_quick=True)
+                   depth_quick=True, processes=1)
 
     def to_dict(self) -> dict:
         found = dataclasses.asdict(self)
@@ -147,16 +162,64 @@ def _has_relative_checks(result: claims_module.ClaimResult) -> bool:
                for e in result.explorations for x in e.examples for c in x.results)
 
 
+def in_processes(tasks: Sequence[tuple[str, Callable, tuple]], processes: int,
+                 progress: Progress, describe: Callable[[object], str] = lambda _: ""
+                 ) -> list:
+    """Run ``function(*args)`` for each ``(name, function, args)``: in this process when
+    ``processes`` is 1, else in a pool of that many fresh processes (started by
+    ``spawn``: nothing of this process's state is shared). Results come back, and
+    progress is told, in the order of ``tasks``; an interrupt cancels what has not
+    started and stops the workers."""
+    if processes <= 1 or len(tasks) <= 1:
+        results = []
+        for name, function, args in tasks:
+            progress.item(name)
+            results.append(function(*args))
+            progress.done(name, describe(results[-1]))
+        return results
+    pool = _pool(processes)
+    try:
+        futures: list[Future] = [pool.submit(function, *args) for _, function, args in tasks]
+        results = []
+        for (name, _, _), future in zip(tasks, futures, strict=True):
+            progress.item(name)
+            results.append(future.result())
+            progress.done(name, describe(results[-1]))
+    except BaseException:
+        close_pools(wait=False)
+        raise
+    return results
+
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(processes: int) -> ProcessPoolExecutor:
+    """One pool per size, kept for the sections that follow (a worker's start, which
+    imports PyTorch, takes seconds); :func:`close_pools` ends them."""
+    if processes not in _POOLS:
+        _POOLS[processes] = ProcessPoolExecutor(
+            processes, mp_context=multiprocessing.get_context("spawn"))
+    return _POOLS[processes]
+
+
+def close_pools(*, wait: bool = True) -> None:
+    """Stop the worker processes (without ``wait``, cancel what has not started)."""
+    while _POOLS:
+        _, pool = _POOLS.popitem()
+        pool.shutdown(wait=wait, cancel_futures=not wait)
+
+
+def _run_claim(claim_id: str, ctx: claims_module.Context) -> claims_module.ClaimResult:
+    return claims_module.run_claim(claims_module.CLAIMS[claim_id], ctx)
+
+
 def run_claims(settings: Settings, progress: Progress, figures: Path) -> Section:
     selected = claims_module.select(list(settings.claims) if settings.claims else None)
     progress.start("claims", len(selected))
     ctx = claims_module.Context(seed=settings.seed, max_examples=settings.claim_examples)
-    results = []
-    for claim in selected:
-        progress.item(claim.id)
-        result = claims_module.run_claim(claim, ctx)
-        results.append(result)
-        progress.done(claim.id, result.verdict)
+    results = in_processes([(claim.id, _run_claim, (claim.id, ctx)) for claim in selected],
+                           settings.processes, progress, lambda result: result.verdict)
     errata: dict[str, list[str]] = {}
     for result in results:
         if result.id.endswith(ERRATUM):
@@ -201,19 +264,22 @@ DEPTH_CAPTIONS = {
 }
 
 
+def _depth_figure(name: str, seed: int, kwargs: dict, figures: Path) -> dict:
+    from verify.figures import FIGURES
+
+    title, caption = DEPTH_CAPTIONS[name]
+    with torch.no_grad():
+        figure = FIGURES[name](seed, **kwargs)
+    return {**_save(figure, figures, name, title, caption), "settings": kwargs or "default"}
+
+
 def run_depth(settings: Settings, progress: Progress, figures: Path) -> Section:
     from verify.figures import FIGURES, QUICK
 
     progress.start("depth figures", len(FIGURES))
-    written = {}
-    with torch.no_grad():
-        for name, make in FIGURES.items():
-            progress.item(name)
-            kwargs = QUICK[name] if settings.depth_quick else {}
-            title, caption = DEPTH_CAPTIONS[name]
-            written[name] = {**_save(make(settings.seed, **kwargs), figures, name, title,
-                                     caption), "settings": kwargs or "default"}
-            progress.done(name)
+    tasks = [(name, _depth_figure, (name, settings.seed, QUICK[name] if settings.depth_quick
+                                    else {}, figures)) for name in FIGURES]
+    written = dict(zip(FIGURES, in_processes(tasks, settings.processes, progress), strict=True))
     return Section("depth figures", len(written), f"{len(written)} figures",
                    {"settings": "quick" if settings.depth_quick else "default"}, written)
 
