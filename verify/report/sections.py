@@ -68,9 +68,10 @@ class Settings:
     depth_quick: bool = False
     qq_shape: tuple[int, ...] = (64, 16)
     processes: int = field(default_factory=available_cores)
-    """Processes that run the claims and the depth figures side by side (one thread
-    each, see :mod:`verify.threads`); 1 runs them in this process, one after another.
-    The results do not depend on it: each claim and figure draws from its own seed."""
+    """Processes that run the claims, the depth figures and the conformance entries side
+    by side (one thread each, see :mod:`verify.threads`); 1 runs them in this process,
+    one after another. The results do not depend on it: each claim, figure and entry
+    draws from its own seed."""
 
     @classmethod
     def quick_run(cls, seed: int, libraries: tuple[str, ...] | None = None) -> Settings:
@@ -286,20 +287,34 @@ def run_depth(settings: Settings, progress: Progress, figures: Path) -> Section:
 
 # --- conformance ------------------------------------------------------------------------------
 
+def _conformance_row(library: str, index: int, seed: int, examples: int,
+                     timeout: float) -> dict:
+    """The row of the ``index``-th catalog entry of ``library`` (in a worker process:
+    entries hold closures, so the worker loads the catalog itself)."""
+    from verify import catalog
+    from verify.matrix import conformance_row
+
+    entry = [e for e in catalog.load([library]).entries if e.library == library][index]
+    return conformance_row(entry, seed=seed, examples=examples, timeout=timeout)
+
+
 def run_conformance(settings: Settings, progress: Progress, figures: Path) -> Section:
     from verify import catalog
-    from verify.matrix import conformance_row, skipped_rows
+    from verify.matrix import skipped_rows
 
     found = catalog.load(list(settings.libraries) if settings.libraries else None)
     progress.start("conformance", len(found.entries))
-    rows = []
+    positions: dict[str, int] = {}
+    tasks = []
     for entry in found.entries:
-        progress.item(entry.name)
-        row = conformance_row(entry, seed=settings.seed,
-                              examples=settings.conformance_examples, timeout=settings.timeout,
-                              progress=lambda text, e=entry: progress.item(f"{e.name}: {text}"))
-        rows.append(row)
-        progress.done(entry.name, row["verdict"])
+        index = positions.get(entry.library, 0)
+        positions[entry.library] = index + 1
+        tasks.append((entry.name, _conformance_row, (entry.library, index, settings.seed,
+                                                     settings.conformance_examples,
+                                                     settings.timeout)))
+    # Each entry's seed and shapes come from the run seed and the entry: the rows do not
+    # depend on which process checks them.
+    rows = in_processes(tasks, settings.processes, progress, lambda row: row["verdict"])
     rows += skipped_rows(found.skipped)
     libraries = sorted({e.library for e in found.entries})
     summary = _counts(r["verdict"] for r in rows if r["verdict"] != "skipped")
