@@ -399,31 +399,41 @@ def run_deviations(settings: Settings, progress: Progress, figures: Path,
 
 # --- statistics -------------------------------------------------------------------------------
 
+def _null(budget: measure.Budget, seed: int) -> dict:
+    return measure.null_calibration(budget.runs, seed=seed)
+
+
+def _power(budget: measure.Budget, seed: int) -> dict:
+    return measure.power_curve(budget.power_trials, seed=seed)
+
+
+def _peers(budget: measure.Budget, seed: int) -> dict:
+    try:
+        return measure.peer_comparison(budget.peer_trials, seed=seed,
+                                       default_trials=budget.default_trials,
+                                       explore=budget.explore)
+    except measure.MeasurementUnavailable as error:
+        return {"unavailable": str(error)}
+
+
 def run_statistics(settings: Settings, progress: Progress, figures: Path) -> Section:
     budget = settings.budget
     progress.start("statistics", 3)
     data: dict = {"budget": dataclasses.asdict(budget)}
 
-    def inner(section: str, done: int, total: int) -> None:
-        progress.fraction(done, total)
-
-    progress.item("null calibration")
-    data["null"] = measure.null_calibration(budget.runs, seed=settings.seed, progress=inner)
+    # The three measurements draw from their own seeds: they run side by side in the
+    # report's pool (the peer comparison, the longest, first).
+    tasks = [("peer comparison", _peers, (budget, settings.seed)),
+             ("null calibration", _null, (budget, settings.seed)),
+             ("power curve", _power, (budget, settings.seed))]
+    peers, data["null"], data["power"] = in_processes(
+        tasks, settings.processes, progress,
+        lambda found: f"unavailable: {found['unavailable']}" if "unavailable" in found else "")
+    if "unavailable" in peers:
+        data["peers"], data["peers_unavailable"] = None, peers["unavailable"]
+    else:
+        data["peers"] = peers
     battery = data["null"]["battery_single_stage"]
-    progress.done("null calibration", f"any of five alarms at {battery['rate']:.3f}")
-    progress.item("power curve")
-    data["power"] = measure.power_curve(budget.power_trials, seed=settings.seed, progress=inner)
-    progress.done("power curve")
-    progress.item("peer comparison")
-    try:
-        data["peers"] = measure.peer_comparison(
-            budget.peer_trials, seed=settings.seed, default_trials=budget.default_trials,
-            explore=budget.explore, progress=inner)
-        progress.done("peer comparison")
-    except measure.MeasurementUnavailable as error:
-        data["peers"] = None
-        data["peers_unavailable"] = str(error)
-        progress.done("peer comparison", f"unavailable: {error}")
     written = {"size-and-power": _save(
         plots.size_and_power(data), figures, "size-and-power",
         "Size and power of the checks",
