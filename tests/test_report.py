@@ -30,8 +30,9 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
 
 def build(out: Path) -> tuple[str, str]:
     """A quick report, run as a user runs it: ``python -m verify report ...``. (In-process
-    under pytest, ``torch.manual_seed`` and the layer builds of the catalog ran several
-    times slower: minutes instead of seconds.)"""
+    under pytest it once ran several times slower: ``torch.manual_seed`` recorded a stack
+    trace per call, now replaced by ``torch.default_generator.manual_seed``, and two BLAS
+    and OpenMP threads per xdist worker spun on 2 cores, see ``verify.threads``.)"""
     done = subprocess.run([sys.executable, "-m", "verify", *ARGS, "--out", str(out)],
                           capture_output=True, text=True, timeout=900, check=False)
     assert done.returncode == 0, done.stderr
