@@ -181,7 +181,11 @@ def test_an_observer_that_raises_ends_the_search_and_is_not_shrunk():
     assert len(calls) == 1
 
 
-def test_the_best_counterexample_follows_the_shrinking():
+def test_the_best_counterexample_follows_the_shrinking(monkeypatch):
+    # a wide terminal: the status line is cut at the terminal's width, which a StringIO
+    # does not have (shutil then reads COLUMNS, else stdout's terminal, else 100)
+    monkeypatch.setenv("COLUMNS", "200")
+
     class Terminal(io.StringIO):
         def isatty(self) -> bool:
             return True
