@@ -115,3 +115,105 @@ def claim_is_gaussian(claim: StatisticalClaim) -> bool:
 
 def claim_layout(claim: Claim) -> Layout | None:
     return claim.layout if isinstance(claim, InitSpec) else None
+
+
+# --- the law of one tensor of a model (audit) -----------------------------------------
+
+TENSOR_FAMILIES = ("normal", "uniform", "truncated_normal", "constant")
+SOURCES = ("default", "config", "paper", "spec")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TensorLaw:
+    """The law each entry of one model tensor is expected to follow, and where it comes from.
+
+    * ``normal``: ``N(mean, std^2)``;
+    * ``uniform``: ``U(low, high)``;
+    * ``truncated_normal``: ``N(mean, std^2)`` (``std`` of the normal *before*
+      truncation) cut to the absolute bounds ``[low, high]``;
+    * ``constant``: every entry equals ``value``.
+
+    ``source`` is one of :data:`SOURCES`: the framework's documented default, the
+    model's config, the model's paper, or a spec file; ``citation`` says where exactly
+    (a URL, a file and line); ``rule`` is the law as the source writes it, e.g.
+    ``normal(std=initializer_range / sqrt(2 * n_layer))``.
+    """
+
+    family: str
+    std: float | None = None
+    mean: float = 0.0
+    low: float | None = None
+    high: float | None = None
+    value: float | None = None
+    source: str = "default"
+    citation: str = ""
+    rule: str = ""
+
+    def __post_init__(self) -> None:
+        if self.family not in TENSOR_FAMILIES:
+            raise ValueError(f"unknown family {self.family!r}: use one of "
+                             f"{', '.join(TENSOR_FAMILIES)}")
+        if self.source not in SOURCES:
+            raise ValueError(f"unknown source {self.source!r}: use one of {', '.join(SOURCES)}")
+        if self.family in ("normal", "truncated_normal") and not (
+                self.std is not None and self.std > 0 and math.isfinite(self.std)):
+            raise ValueError(f"a {self.family} law needs a positive, finite std, got {self.std}")
+        if self.family in ("uniform", "truncated_normal") and not (
+                self.low is not None and self.high is not None and self.low < self.high):
+            raise ValueError(f"a {self.family} law needs bounds low < high, "
+                             f"got {self.low}, {self.high}")
+        if self.family == "constant" and self.value is None:
+            raise ValueError("a constant law needs a value")
+
+    @property
+    def random(self) -> bool:
+        return self.family != "constant"
+
+    def distribution(self) -> stats.rv_continuous:
+        """The ``scipy.stats`` frozen law (random families only)."""
+        if self.family == "normal":
+            return stats.norm(self.mean, self.std)
+        if self.family == "uniform":
+            return stats.uniform(self.low, self.high - self.low)
+        if self.family == "truncated_normal":
+            return stats.truncnorm((self.low - self.mean) / self.std,
+                                   (self.high - self.mean) / self.std,
+                                   loc=self.mean, scale=self.std)
+        raise ValueError("a constant law has no distribution")
+
+    @property
+    def variance(self) -> float:
+        if self.family == "constant":
+            return 0.0
+        return float(self.distribution().var())
+
+    @property
+    def expected_mean(self) -> float:
+        if self.family == "constant":
+            return float(self.value)
+        return float(self.distribution().mean())
+
+    @property
+    def gaussian(self) -> bool:
+        return self.family == "normal"
+
+    def describe(self) -> str:
+        if self.family == "normal":
+            return f"N({self.mean:g}, {self.std:.4g}^2)"
+        if self.family == "uniform":
+            return f"U({self.low:.4g}, {self.high:.4g})"
+        if self.family == "truncated_normal":
+            return (f"N({self.mean:g}, {self.std:.4g}^2) truncated to "
+                    f"[{self.low:.4g}, {self.high:.4g}]")
+        return f"constant {self.value:g}"
+
+    def to_dict(self) -> dict:
+        data = {"family": self.family, "law": self.describe(), "std": self.std,
+                "mean": self.mean, "low": self.low, "high": self.high, "value": self.value,
+                "source": self.source, "citation": self.citation, "rule": self.rule}
+        return {key: value for key, value in data.items() if value is not None}
+
+
+def uniform_bound(bound: float, **where) -> TensorLaw:
+    """``U(-bound, bound)``."""
+    return TensorLaw(family="uniform", low=-bound, high=bound, **where)
