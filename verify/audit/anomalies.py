@@ -1,0 +1,177 @@
+"""Anomalies that need no spec: non-finite values, uninitialized memory, seeding, twins
+(identical or correlated tensors, and slices of packed ones), reloading, and the
+documentation mismatches a spec records.
+
+Correlations: for two tensors independent under the null, ``sqrt(n) r`` is asymptotically
+standard normal; a family of pairs is tested at ``alpha`` by Bonferroni.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numpy as np
+from scipy import special
+
+from verify.audit.findings import Finding
+from verify.stats import Policy
+
+if TYPE_CHECKING:
+    from verify.audit.engine import TensorReport
+
+
+def nonfinite(params, samples: dict[str, list[np.ndarray]]) -> list[Finding]:
+    findings = []
+    for param in params:
+        arrays = samples[param.name]
+        bad = sum(int(np.count_nonzero(~np.isfinite(a))) for a in arrays
+                  if np.issubdtype(a.dtype, np.floating))
+        if bad:
+            findings.append(Finding(kind="non-finite", tensors=param.names,
+                                    detail=f"{bad} NaN or infinite entries over {len(arrays)} "
+                                    "builds", numbers={"non_finite": bad}))
+    return findings
+
+
+def _garbage(array: np.ndarray) -> bool:
+    """Signs of uninitialized memory: non-finite, subnormal or absurd magnitudes."""
+    if not np.issubdtype(array.dtype, np.floating) or array.size == 0:
+        return False
+    values = np.abs(array[np.isfinite(array)])
+    tiny = np.finfo(array.dtype).tiny
+    return (not np.isfinite(array).all() or bool(np.any((values > 0) & (values < tiny)))
+            or bool(np.any(values > 1e10)))
+
+
+def _correlation_pvalue(first: np.ndarray, second: np.ndarray) -> tuple[float, float]:
+    """Pearson's r of two independent-under-the-null samples, and its p-value
+    (``sqrt(n) r`` is asymptotically standard normal)."""
+    a = first.reshape(-1).astype(np.float64)
+    b = second.reshape(-1).astype(np.float64)
+    a = a - a.mean()
+    b = b - b.mean()
+    denominator = math.sqrt(float(a @ a) * float(b @ b))
+    if denominator == 0:
+        return math.nan, 1.0
+    r = float(a @ b) / denominator
+    return r, float(2 * special.ndtr(-abs(r) * math.sqrt(a.size)))
+
+
+def _random_looking(array: np.ndarray) -> bool:
+    return array.size >= 16 and np.issubdtype(array.dtype, np.floating) \
+        and bool(np.isfinite(array).all()) and float(array.std()) > 0
+
+
+def seeding(params, again: dict[str, np.ndarray], samples: dict[str, list[np.ndarray]],
+             policy: Policy) -> list[Finding]:
+    """The same seed must give the same model; different seeds, independent tensors."""
+    findings = []
+    candidates = [p for p in params if len(samples[p.name]) > 1
+                  and _random_looking(samples[p.name][0])]
+    alpha = policy.alpha / max(len(candidates), 1)
+    for param in params:
+        first = samples[param.name][0]
+        rebuilt = again.get(param.name)
+        if rebuilt is None or rebuilt.shape != first.shape:
+            continue
+        if not np.array_equal(first, rebuilt, equal_nan=True):
+            changed = int(np.count_nonzero(first != rebuilt))
+            if _garbage(first) or _garbage(rebuilt):
+                findings.append(Finding(
+                    kind="uninitialized", tensors=param.names,
+                    detail=f"two builds with the same seed differ in {changed} of "
+                           f"{first.size} entries, and the values hold subnormal, absurd or "
+                           "non-finite numbers: memory left uninitialized (torch.empty?)"))
+            else:
+                findings.append(Finding(
+                    kind="seeding", tensors=param.names,
+                    detail=f"two builds with the same seed differ in {changed} of "
+                           f"{first.size} entries: drawn from a source the framework's seed "
+                           "does not control"))
+    for param in candidates:
+        first, second = samples[param.name][0], samples[param.name][1]
+        if first.shape != second.shape:
+            continue
+        if np.array_equal(first, second):
+            findings.append(Finding(
+                kind="seeding", tensors=param.names,
+                detail="two builds with different seeds give identical values: a fixed "
+                       "seed or key inside the model"))
+            continue
+        r, pvalue = _correlation_pvalue(first, second)
+        if pvalue < alpha:
+            findings.append(Finding(
+                kind="seeding", tensors=param.names,
+                detail=f"two builds with different seeds are correlated (r={r:.3f}, "
+                       f"p={pvalue:.2g})", numbers={"r": r, "pvalue": pvalue}))
+    return findings
+
+
+def twins(params, reports: dict[str, TensorReport], policy: Policy) -> list[Finding]:
+    """Identical or correlated tensors (pairs of equal shape), and slices of packed ones."""
+    candidates = [p for p in params if not p.buffer and _random_looking(p.array)]
+    pairs: list[tuple[str, np.ndarray, tuple[str, ...], str, np.ndarray, tuple[str, ...]]] = []
+    by_shape: dict[tuple, list] = {}
+    for param in candidates:
+        by_shape.setdefault(param.shape, []).append(param)
+        role = param.role
+        if role.blocks > 1 and param.shape[role.block_axis] % role.blocks == 0:
+            parts = np.split(param.array, role.blocks, axis=role.block_axis)
+            for i in range(len(parts)):
+                for j in range(i + 1, len(parts)):
+                    pairs.append((f"{param.name}[block {i}]", parts[i], param.names,
+                                  f"{param.name}[block {j}]", parts[j], param.names))
+    for members in by_shape.values():
+        for i in range(len(members)):
+            for j in range(i + 1, len(members)):
+                a, b = members[i], members[j]
+                pairs.append((a.name, a.array, a.names, b.name, b.array, b.names))
+    findings = []
+    alpha = policy.alpha / max(len(pairs), 1)
+    for label_a, a, names_a, label_b, b, names_b in pairs:
+        tensors = tuple(dict.fromkeys((*names_a, *names_b)))
+        if np.array_equal(a, b):
+            findings.append(Finding(kind="identical", tensors=tensors,
+                                    detail=f"{label_a} and {label_b} hold the same values"))
+            continue
+        r, pvalue = _correlation_pvalue(a, b)
+        if pvalue < alpha:
+            findings.append(Finding(kind="correlated", tensors=tensors,
+                                    detail=f"{label_a} and {label_b}: r={r:.3f} "
+                                    f"(p={pvalue:.2g}, {a.size} pairs)",
+                                    numbers={"r": r, "pvalue": pvalue}))
+    return findings
+
+
+def reloaded(model, params) -> list[Finding]:
+    from verify.audit import hf
+
+    loaded = hf.reload(model)
+    findings = []
+    for param in params:
+        name = next((n for n in param.names if n in loaded), None)
+        if name is None:
+            continue
+        back = loaded[name]
+        if back.shape != param.array.shape or not np.array_equal(
+                back.astype(param.array.dtype), param.array, equal_nan=True):
+            changed = int(np.count_nonzero(back.reshape(param.array.shape) != param.array)) \
+                if back.size == param.array.size else back.size
+            findings.append(Finding(
+                kind="reinitialized-on-load", tensors=param.names,
+                detail=f"{changed} of {param.array.size} entries differ after save_pretrained "
+                       "and from_pretrained"))
+    return findings
+
+
+def doc_mismatches(spec) -> list[Finding]:
+    findings = []
+    for record in getattr(spec, "doc_mismatches", ()):
+        tensors = getattr(record, "tensors", "*")
+        findings.append(Finding(
+            kind="doc-mismatch", tensors=(tensors,) if isinstance(tensors, str)
+            else tuple(tensors), detail=getattr(record, "detail", ""),
+            citation=" ; ".join(c for c in (getattr(record, "doc_citation", ""),
+                                            getattr(record, "code_citation", "")) if c)))
+    return findings

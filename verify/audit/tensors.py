@@ -1,0 +1,151 @@
+"""One tensor (or a pool of tensors with one law): what it holds, and does it follow a law?
+
+The entries of one tensor, drawn over independent builds, are one sample; tensors of one
+role and one law are also pooled across layers, so that small tensors (biases, norms,
+small layers) reach the power target together. The battery is the one ``check`` runs
+on an initializer: the variance (exact chi-square for a normal law, kurtosis-corrected
+otherwise), the mean, the distribution (Kolmogorov-Smirnov against the exact CDF) and
+the support (bounds, and how far the extremes reach). A constant law is checked exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from verify import stats
+from verify.laws import TensorLaw
+from verify.stats import CheckResult, Policy, Verdict
+
+TEST_KINDS = {"variance": "variance", "mean": "mean", "shape": "distribution",
+              "support": "support", "constant": "constant"}
+"""The finding kind of each failing test of the battery."""
+
+MIN_ENTRIES = 16
+"""Fewer entries than this (over all builds) are too few for the battery: reported as
+measured, without a verdict against a random law."""
+
+
+def as_sample(arrays: list[np.ndarray]) -> np.ndarray:
+    """The entries of ``arrays`` (builds of one tensor, or several tensors) as one flat
+    float64 sample."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        if len(arrays) == 1:
+            return np.asarray(arrays[0], dtype=np.float64).reshape(-1)
+        return np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays])
+
+
+def battery(sample: np.ndarray, law: TensorLaw, *, policy: Policy) -> list[CheckResult]:
+    """The checks of ``sample`` against ``law``, each at ``policy.alpha``."""
+    if not law.random:
+        return [constant_test(sample, float(law.value))]
+    if sample.size < MIN_ENTRIES:
+        return []
+    values = stats.Sample.of(sample)
+    distribution = law.distribution()
+    results = [
+        stats.variance_test(values, law.variance, gaussian=law.gaussian, policy=policy),
+        stats.mean_test(values, law.expected_mean, policy=policy),
+        stats.shape_test(values, distribution.cdf, policy=policy),
+    ]
+    if law.family != "normal" or sample.size <= 1 << 22:
+        results.append(stats.support_test(values, distribution, policy=policy))
+    return results
+
+
+def constant_test(sample: np.ndarray, value: float) -> CheckResult:
+    """Does every entry equal ``value``? Exact: p = 1 if so, else 0."""
+    different = int(np.count_nonzero(sample != value))
+    worst = float(sample[np.argmax(np.abs(sample - value))]) if sample.size else value
+    verdict = Verdict.PASS if different == 0 else Verdict.FAIL
+    return CheckResult(
+        "constant", worst, value, (worst, worst), float(different), float(different == 0),
+        int(sample.size), 0.0, "absolute", verdict,
+        detail=f"{different} of {sample.size} entries differ from {value:g}" if different
+        else f"every entry is {value:g}")
+
+
+def failed(results: list[CheckResult]) -> list[CheckResult]:
+    return [r for r in results if r.verdict is Verdict.FAIL]
+
+
+def suspicious(results: list[CheckResult]) -> bool:
+    return any(r.verdict is Verdict.SUSPICIOUS for r in results) and not failed(results)
+
+
+@dataclass(kw_only=True)
+class Measured:
+    """What one tensor holds, whatever it was expected to hold."""
+
+    n: int
+    builds: int
+    std: float
+    std_interval: tuple[float, float]
+    mean: float
+    constant: bool
+    family: str | None = None
+    truncation: float | None = None
+    """``max |x - mean| / std`` over the sample: about 2 for a normal cut at 2 sd (the
+    truncated law's own sd is 0.88 of the untruncated one: 2.27 of its sd), 1.73 for a
+    uniform, growing with ``n`` for an unbounded law."""
+    finite: bool = True
+    law_across_shapes: dict | None = None
+    extra: dict = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        data = {"n": self.n, "builds": self.builds, "std": self.std,
+                "std_interval": list(self.std_interval), "mean": self.mean,
+                "family": self.family, "truncation": self.truncation,
+                "constant": self.constant, "finite": self.finite,
+                "law_across_shapes": self.law_across_shapes, **self.extra}
+        return {key: _number(value) for key, value in data.items()}
+
+
+def _number(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, list):
+        return [_number(v) for v in value]
+    return value
+
+
+def is_constant(arrays: list[np.ndarray]) -> bool:
+    """Every entry of each build equal (for single entries: equal across builds)."""
+    if all(a.size <= 1 for a in arrays):
+        return all(np.array_equal(arrays[0], a) for a in arrays[1:])
+    return all(a.size == 0 or bool(np.all(a == a.reshape(-1)[0])) for a in arrays)
+
+
+def measure(arrays: list[np.ndarray], *, rng: np.random.Generator,
+            policy: Policy) -> Measured:
+    """The std (with its interval), mean, family and truncation of one tensor's builds."""
+    sample = as_sample(arrays)
+    n = int(sample.size)
+    finite = bool(np.isfinite(sample).all())
+    constant = is_constant(arrays)
+    if not finite or n == 0:
+        return Measured(n=n, builds=len(arrays), std=math.nan, std_interval=(math.nan,
+                        math.nan), mean=math.nan, constant=False, finite=finite)
+    mean = float(sample.mean())
+    std = float(sample.std(ddof=1)) if n > 1 else 0.0
+    interval = (math.nan, math.nan)
+    family = truncation = None
+    if n >= MIN_ENTRIES and std > 0:
+        result = stats.variance_test(sample, std * std, gaussian=False, policy=policy)
+        low, high = result.interval
+        interval = (math.sqrt(max(low, 0.0)), math.sqrt(max(high, 0.0)))
+        standardized = (sample - mean) / std
+        truncation = float(np.max(np.abs(standardized)))
+        if n >= 100:
+            from verify.fingerprint import identify_family
+
+            found = identify_family(standardized, rng)
+            family = found.name if found.name != "truncated_normal" else \
+                f"truncated_normal(+-{found.truncation:.3g} sd)"
+    elif std == 0:
+        interval = (0.0, 0.0)
+    return Measured(n=n, builds=len(arrays), std=std, std_interval=interval, mean=mean,
+                    constant=constant, family=family, truncation=truncation,
+                    finite=finite)
