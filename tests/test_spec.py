@@ -335,6 +335,10 @@ def test_parse_errors_name_the_file_line_and_column(text, expected):
      "bad.toml:1:19: cannot evaluate: the result is too large"),
     ('"w" = "normal(std=(-1) ** 0.5)"\n', {}, ["w"], "bad.toml:1:19: the expression "
                                                      "evaluates to"),
+    ('"w" = "normal(std=1e400)"\n', {}, ["w"], "bad.toml:1:19: this number is inf, not finite"),
+    ('"w" = "normal(mean=m, std=1)"\n', {"m": float("nan")}, ["w"],
+     "bad.toml:1:20: config field 'm' is nan, not finite"),
+    ('"w" = "normal(std=' + "9" * 400 + ')"\n', {}, ["w"], "bad.toml:1:19: 999"),
     ('"w" = "normal(std=n - 1)"\n', {"n": 1}, ["w"],
      "bad.toml:1:8: normal(std=n - 1): a normal law needs a positive, finite std"),
     ('"w" = "uniform(low=1, high=1)"\n', {}, ["w"], "bad.toml:1:8: uniform(low=1, high=1): "

@@ -263,17 +263,23 @@ class _Evaluator:
 
     def number(self, node: ast.AST) -> float:
         value = self.value(node)
-        if isinstance(value, bool):
-            return float(value)
-        if isinstance(value, int | float):
-            return float(value)
-        name = _dotted(node) if isinstance(node, ast.Name | ast.Attribute) else "a value"
-        raise self.place.error(f"config field {name!r} is {value!r}, not a number",
-                               node.col_offset)
+        if not isinstance(value, int | float):  # bool is an int
+            name = _dotted(node) if isinstance(node, ast.Name | ast.Attribute) else "a value"
+            raise self.place.error(f"config field {name!r} is {value!r}, not a number",
+                                   node.col_offset)
+        try:
+            value = float(value)
+        except OverflowError:
+            raise self.place.error(f"{value} is too large", node.col_offset) from None
+        if not math.isfinite(value):
+            what = (f"config field {_dotted(node)!r}" if isinstance(node, ast.Name | ast.Attribute)
+                    else "this number")
+            raise self.place.error(f"{what} is {value}, not finite", node.col_offset)
+        return value
 
     def value(self, node: ast.AST) -> Any:
         if isinstance(node, ast.Constant):
-            return float(node.value)
+            return node.value
         if isinstance(node, ast.Name | ast.Attribute):
             return self.lookup(node)
         try:
