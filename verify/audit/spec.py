@@ -465,14 +465,19 @@ class Rule:
         value = _Evaluator(config, None, self.glob, self._padding_place).value(self._padding)
         if value is None:
             return None
-        if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        if (isinstance(value, bool) or not isinstance(value, int | float)
+                or not float(value).is_integer() or value < 0):
             raise self._padding_place.error(f"padding_row is {value!r}, not a row index")
         return int(value)
 
 
 @dataclass(frozen=True, kw_only=True)
 class DocMismatch:
-    """Where a tensor's documentation and its code disagree; the spec follows the code."""
+    """Where a library's documentation and its code disagree about some tensors.
+
+    ``detail`` says which of the two the spec follows (usually the code's evident
+    intention); ``doc`` and ``code`` cite both.
+    """
 
     tensors: str
     detail: str
