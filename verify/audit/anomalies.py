@@ -9,6 +9,7 @@ standard normal; a family of pairs is tested at ``alpha`` by Bonferroni.
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -169,9 +170,11 @@ def doc_mismatches(spec) -> list[Finding]:
     findings = []
     for record in getattr(spec, "doc_mismatches", ()):
         tensors = getattr(record, "tensors", "*")
+        if isinstance(tensors, str):  # globs separated by ", " ({a,b} has no space)
+            tensors = re.split(r",\s+", tensors)
         findings.append(Finding(
-            kind="doc-mismatch", tensors=(tensors,) if isinstance(tensors, str)
-            else tuple(tensors), detail=getattr(record, "detail", ""),
-            citation=" ; ".join(c for c in (getattr(record, "doc_citation", ""),
-                                            getattr(record, "code_citation", "")) if c)))
+            kind="doc-mismatch", tensors=tuple(tensors), detail=getattr(record, "detail", ""),
+            citation=" ; ".join(f"{label}: {c}" for label, c in
+                                (("documentation", getattr(record, "doc", "")),
+                                 ("code", getattr(record, "code", ""))) if c)))
     return findings

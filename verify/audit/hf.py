@@ -92,14 +92,11 @@ def _shrink(fields: dict) -> dict:
 def starting_config(name: str) -> dict:
     """The documented small config of :data:`SMALL` (or the built-in spec's own), as the
     fields that differ from the config class's defaults."""
-    try:
-        from verify.audit.specs import starting_config as spec_start
-    except ImportError:
-        spec_start = None
-    if spec_start is not None:
-        start = spec_start(name)
-        if start is not None:
-            return dict(start)
+    from verify.audit.specs import STARTING_CONFIGS
+    from verify.audit.specs import starting_config as spec_start
+
+    if name in STARTING_CONFIGS:
+        return spec_start(name)
     cls = model_class(name)
     defaults = cls.config_class().to_dict()
     small = _shrink(defaults)
@@ -141,8 +138,10 @@ def builder(name: str, *, config: Mapping[str, Any], kwargs: Mapping[str, Any],
     def build():
         return cls(copy.deepcopy(config_object))
 
+    from verify.audit.specs import config_fields
+
     return Builder(target=f"transformers:{name}", api="torch",
-                   make=seeded("torch", build, {}), config=config_object.to_dict(),
+                   make=seeded("torch", build, {}), config=config_fields(config_object),
                    kwargs={}, model_class=name, timeout=timeout,
                    replay=_replay(f"transformers:{name}", None, {}, dict(config)))
 
