@@ -239,3 +239,45 @@ def no_parameters() -> nn.Module:
 def arrays_model(seed: int, width: int = WIDTH) -> dict:
     rng = np.random.default_rng(seed)
     return {"w1": rng.normal(0, 0.02, (width, width)), "w2": rng.normal(0, 0.02, (width, width))}
+
+
+# --- reinitialized-on-load (transformers' own save and load path) -----------------------------
+
+def _pretrained(ignore_on_save: bool):
+    import transformers
+
+    class TinyConfig(transformers.PretrainedConfig):
+        model_type = "verify-tiny"
+
+        def __init__(self, width: int = WIDTH, initializer_range: float = 0.02, **kwargs):
+            super().__init__(**kwargs)
+            self.width, self.initializer_range = width, initializer_range
+
+    class TinyModel(transformers.PreTrainedModel):
+        config_class = TinyConfig
+        # the bug: a tensor left out of the checkpoint comes back as a fresh draw
+        _keys_to_ignore_on_save = ["extra.weight"] if ignore_on_save else None
+
+        def __init__(self, config: TinyConfig) -> None:
+            super().__init__(config)
+            self.fc = nn.Linear(config.width, config.width)
+            self.extra = nn.Linear(config.width, config.width, bias=False)
+            self.post_init()
+
+    return TinyModel(TinyConfig())
+
+
+def correct_pretrained():
+    return _pretrained(ignore_on_save=False)
+
+
+def broken_reinitialized_on_load():
+    return _pretrained(ignore_on_save=True)
+
+
+# --- a norm that does not hold its value (with tests/specs/stack.toml) ----------------------
+
+def broken_norm_scale(layers: int = 2) -> nn.Module:
+    model = Stack(layers).own_scheme()
+    nn.init.constant_(model.norm.weight, 0.5)
+    return model

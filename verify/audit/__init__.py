@@ -19,7 +19,14 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from verify.audit.builders import BUILDER_APIS, Builder, BuildError, resolve, seeded
+from verify.audit.builders import (
+    BUILDER_APIS,
+    Builder,
+    BuildError,
+    resolve,
+    seeded,
+    signature_config,
+)
 from verify.audit.engine import AuditResult, TensorReport
 from verify.audit.findings import KINDS, Finding, Waiver, load_waivers
 from verify.seeding import run_seed
@@ -80,7 +87,8 @@ def audit_model(
             raise BuildError(f"unknown api {api!r}: use one of {', '.join(BUILDER_APIS)}")
         name = getattr(builder, "__qualname__", getattr(builder, "__name__", repr(builder)))
         resolved = Builder(target=f"{getattr(builder, '__module__', '?')}:{name}", api=api,
-                           make=seeded(api, builder, kwargs or {}), config=dict(kwargs or {}),
+                           make=seeded(api, builder, kwargs or {}),
+                           config=signature_config(builder, kwargs or {}),
                            kwargs=dict(kwargs or {}), timeout=timeout)
     if isinstance(waivers, str | Path):
         waivers = load_waivers(waivers)

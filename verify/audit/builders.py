@@ -148,6 +148,20 @@ def seeded(api: str, function: Callable, kwargs: Mapping[str, Any]) -> Callable[
     return make
 
 
+def signature_config(function: Callable, kwargs: Mapping[str, Any]) -> dict:
+    """What a spec's expressions read for a builder: its keyword defaults, then ``kwargs``."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):
+        parameters = ()
+    defaults = {p.name: p.default for p in parameters
+                if p.default is not inspect.Parameter.empty
+                and isinstance(p.default, int | float | str | bool)}
+    return {**defaults, **kwargs}
+
+
 def check_model(api: str, model: Any, target: str) -> None:
     """Is ``model`` a model of ``api``? :class:`BuildError` (one line) if not."""
     expected = {"torch": ("torch.nn", "Module"), "keras": ("keras", "Layer"),
@@ -204,7 +218,7 @@ def resolve(target: str, *, api: str | None = None, kwargs: Mapping[str, Any] | 
     except TargetNotFound as error:
         raise BuildError(str(error)) from None
     return Builder(target=target, api=api, make=seeded(api, function, kwargs),
-                   config=dict(kwargs), kwargs=kwargs, timeout=timeout,
+                   config=signature_config(function, kwargs), kwargs=kwargs, timeout=timeout,
                    replay=_replay(target, api, kwargs, None))
 
 

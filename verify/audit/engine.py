@@ -458,9 +458,17 @@ def _kind(results: list[CheckResult], law: TensorLaw, measured: Measured) -> str
         return "constant"
     if "variance" in names and depends_on_depth(law):
         return "depth-law"
-    # the most specific diagnosis first: values past the bounds, then a shifted mean,
-    # and the distribution's shape last (it also fails under both)
-    for test in ("variance", "support", "mean", "shape"):
+    # the most specific diagnosis first: values past a bounded law's bounds, a shifted
+    # mean, then the distribution (a uniform where a normal is expected also fails the
+    # normal's extremes: that is the shape's finding, not the support's)
+    support = next((r for r in results if r.name == "support"), None)
+    past_bounds = support is not None and support.verdict is Verdict.FAIL and (
+        law.family != "normal" or "outside" in support.detail)
+    if "variance" in names:
+        return "variance"
+    if past_bounds:
+        return "support"
+    for test in ("mean", "shape", "support"):
         if test in names:
             return TEST_KINDS[test]
     return "variance"

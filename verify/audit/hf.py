@@ -54,12 +54,18 @@ SMALL: dict[tuple[str, ...], int] = {
 """The starting config's sizes, by field name."""
 
 
-def model_class(name: str):
-    """The transformers model class called ``name`` (BuildError if there is none)."""
+def quiet():
+    """transformers, its warnings and progress bars off: they would interleave with the
+    audit's own output."""
     transformers = require("transformers")
-    # its warnings and progress bars would interleave with the audit's own output
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+    return transformers
+
+
+def model_class(name: str):
+    """The transformers model class called ``name`` (BuildError if there is none)."""
+    transformers = quiet()
     try:
         cls = getattr(transformers, name)
     except (AttributeError, ImportError, RuntimeError):
@@ -149,6 +155,7 @@ def builder(name: str, *, config: Mapping[str, Any], kwargs: Mapping[str, Any],
 def reload(model) -> dict[str, np.ndarray]:
     """Every tensor of ``model`` after ``save_pretrained`` and ``from_pretrained`` on a
     temporary directory: the library's own loading path, offline."""
+    quiet()
     with tempfile.TemporaryDirectory(prefix="verify-audit-") as directory:
         model.save_pretrained(directory)
         loaded = type(model).from_pretrained(directory)
