@@ -160,7 +160,7 @@ def test_bad_builders(builder, message):
 
 
 def test_hanging_builder():
-    with pytest.raises(BuildError, match="did not return within 0.5 s"):
+    with pytest.raises(BuildError, match=r"did not return within 0\.5 s"):
         audit_model(models.hangs, api="torch", seed=SEED, timeout=0.5)
 
 
