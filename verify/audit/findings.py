@@ -124,7 +124,9 @@ def load_waivers(path: str | Path) -> list[Waiver]:
     try:
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
-        raise WaiverError(f"{path}:{error.lineno}:{error.colno}: {error.msg}") from None
+        from verify.audit.spec import _toml_error
+
+        raise WaiverError(str(_toml_error(error, text, str(path), []))) from None
     unknown = set(document) - {"waive"}
     if unknown:
         raise WaiverError(f"{path}: unknown table {sorted(unknown)[0]!r}: "
