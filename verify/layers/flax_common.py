@@ -85,6 +85,9 @@ def cell_dense(site: Site, flavour: Flavour, kind: str) -> Role | None:
     citation = flavour.cite(type(cell).__name__, "recurrent.py")
     shape = tuple(site.shape)
     if site.local == "bias":
+        if type(cell).__name__ == "MGUCell" and site.attribute == "if":
+            return constant_role("recurrent.bias", 1.0, citation,
+                                 "forget_bias_init=ones_init() (the forget gate)")
         return zero_bias("recurrent.bias", citation)
     if site.local != "kernel" or len(shape) != 2 or not hidden:
         return None

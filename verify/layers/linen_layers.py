@@ -15,6 +15,7 @@ Linen modules are lazy: the layer owning a variable is found, in this order,
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 from verify.layers import flax_common as fc
 from verify.layers.common import (
@@ -88,7 +89,7 @@ HANDLERS: dict[str, Handler] = {
     **{f"flax.linen.{name}": norm for name in ("LayerNorm", "RMSNorm", "BatchNorm",
                                                "GroupNorm", "InstanceNorm")},
     **{f"flax.linen.{name}": composite for name in (
-        "MultiHeadDotProductAttention", "MultiHeadAttention", "SelfAttention", "LSTMCell",
+        "MultiHeadDotProductAttention", "MultiHeadAttention", "LSTMCell",
         "OptimizedLSTMCell", "GRUCell", "SimpleCell", "MGUCell", "RNN")},
 }
 
@@ -160,10 +161,20 @@ def _setup_child(module: object, part: str) -> object | None:
     return child
 
 
+class _StandIn:
+    """Marks an instance made without its constructor (see :func:`_stand_in`)."""
+
+
+STAND_IN_NOTE = ("layer found by its automatic name only (pass example inputs to walk): "
+                 "strides and groups taken as 1")
+
+
 def _stand_in(cls: type) -> object:
     """An instance of ``cls`` without its constructor: its type and its attributes'
     class defaults, for a compact child known only by its automatic name."""
-    return object.__new__(cls)
+    instance = object.__new__(cls)
+    object.__setattr__(instance, "_verify_stand_in", _StandIn)
+    return instance
 
 
 def walk(model: object) -> list[Param]:
@@ -192,16 +203,21 @@ def walk(model: object) -> list[Param]:
         array, dtype = to_numpy(value)
         site = Site(owner, path[-1], tuple(array.shape), parents,
                     path[-2] if len(path) > 1 else "")
+        role = role_of(site)
+        if getattr(owner, "_verify_stand_in", None) is _StandIn and not role.note:
+            role = replace(role, note=STAND_IN_NOTE)
+        elif getattr(owner, "_verify_stand_in", None) is _StandIn:
+            role = replace(role, note=f"{role.note}; {STAND_IN_NOTE}")
         params.append(Param(names=tuple(names), array=array, dtype=dtype,
                             layer=layer_name(type(owner)) if owner is not None else "unknown",
-                            local=path[-1], role=role_of(site),
+                            local=path[-1], role=role,
                             buffer=collection != "params", trainable=collection == "params"))
     return params
 
 
 DEFAULT_INPUT_SHAPES = {"Conv": "rank+2", "ConvTranspose": "rank+2", "Embed": (2, 5),
                         "MultiHeadDotProductAttention": (2, 5, 8),
-                        "MultiHeadAttention": (2, 5, 8), "SelfAttention": (2, 5, 8),
+                        "MultiHeadAttention": (2, 5, 8),
                         "Einsum": (2, 5, 8)}
 """Example input shapes for :func:`build` when ``kwargs`` has no ``input_shape``: a
 convolution takes ``(2, 16, ..., 16, 4)`` with as many 16s as its kernel has axes, an

@@ -148,7 +148,7 @@ def build(name: str, kwargs: dict) -> object:
         raise ValueError(f"nnx layer {name!r} is not in the registry: use one of "
                          f"{', '.join(sorted(n.split('.')[-1] for n in HANDLERS))}")
     try:
-        inspect.signature(cls).bind(**kwargs, rngs=None)
+        inspect.signature(cls.__init__).bind(None, **kwargs, rngs=None)
     except TypeError as error:
         raise ValueError(f"nnx {short} does not take {kwargs}: {error}") from None
 
