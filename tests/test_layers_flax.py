@@ -257,6 +257,10 @@ def test_build_layer_flax():
     module, example = layers.build_layer("linen", "Conv", {"features": 4,
                                                            "kernel_size": (3, 3)})
     assert example.shape == (2, 16, 16, 4)
+    cell, carry, example = layers.build_layer("linen", "GRUCell", {"features": 40,
+                                                                   "input_shape": (2, 30)})
+    assert isinstance(cell, nn.GRUCell)
+    assert example.shape == (2, 30) and carry.shape == (2, 40)
     with pytest.raises(ValueError, match="does not take"):
         layers.build_layer("nnx", "Linear", {"in_features": 3})
     with pytest.raises(ValueError, match="not in the registry"):

@@ -15,6 +15,22 @@ it says, for each of the layer's tensors:
 * the framework's documented default law, with its citation.
 
 :func:`walk` lists the tensors of a built model of any api as :class:`Param` records.
+
+Conventions the semantic fans follow (the exact rules are in :mod:`verify.layers.common`):
+
+* strides count: a stride-``s`` convolution's fan-out and a stride-``s`` transposed
+  convolution's fan-in are ``prod(k) / prod(s)`` per channel on average (rounded half up
+  where not whole, the role's ``note`` then gives the exact average), unlike
+  :mod:`verify.fans`, which follows the libraries in ignoring strides;
+* an embedding table is a row lookup: fans ``(1, dim)``;
+* a bilinear form's output sums ``in1 * in2`` products: fans ``(in1 * in2, out)``;
+* stacked gates (``blocks``) and packed projections have the fans of one block;
+* an einsum kernel axis shared by input and output (per-head weights) is in neither fan.
+
+Module per api: :mod:`~verify.layers.torch_layers`, :mod:`~verify.layers.keras_layers`,
+:mod:`~verify.layers.nnx_layers` and :mod:`~verify.layers.linen_layers` (handlers in
+:mod:`~verify.layers.flax_common`), :mod:`~verify.layers.mlx_layers`,
+:mod:`~verify.layers.arrays`. Importing this package imports none of the frameworks.
 """
 
 from __future__ import annotations

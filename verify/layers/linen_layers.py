@@ -217,7 +217,7 @@ def walk(model: object) -> list[Param]:
 
 DEFAULT_INPUT_SHAPES = {"Conv": "rank+2", "ConvTranspose": "rank+2", "Embed": (2, 5),
                         "MultiHeadDotProductAttention": (2, 5, 8),
-                        "MultiHeadAttention": (2, 5, 8),
+                        "MultiHeadAttention": (2, 5, 8), "RNN": (2, 5, 8),
                         "Einsum": (2, 5, 8)}
 """Example input shapes for :func:`build` when ``kwargs`` has no ``input_shape``: a
 convolution takes ``(2, 16, ..., 16, 4)`` with as many 16s as its kernel has axes, an
@@ -225,9 +225,10 @@ convolution takes ``(2, 16, ..., 16, 4)`` with as many 16s as its kernel has axe
 
 
 def build(name: str, kwargs: dict) -> tuple:
-    """``(module, example_input)`` for ``flax.linen.<name>(**kwargs)``;
-    ``kwargs['input_shape']`` or :data:`DEFAULT_INPUT_SHAPES` gives the input's shape. A
-    ``BatchNorm`` without ``use_running_average`` gets ``True``."""
+    """``(module, example_input)`` for ``flax.linen.<name>(**kwargs)`` (a recurrent cell:
+    ``(module, carry, example_input)``); ``kwargs['input_shape']`` or
+    :data:`DEFAULT_INPUT_SHAPES` gives the input's shape. A ``BatchNorm`` without
+    ``use_running_average`` gets ``True``."""
     import flax.linen as nn
     import jax.numpy as jnp
 
@@ -250,4 +251,9 @@ def build(name: str, kwargs: dict) -> tuple:
             shape = (2, *(16,) * rank, 4)
     if short == "Embed":
         return module, jnp.zeros(tuple(shape), dtype=jnp.int32)
-    return module, jnp.ones(tuple(shape), dtype=jnp.float32)
+    inputs = jnp.ones(tuple(shape), dtype=jnp.float32)
+    if isinstance(module, nn.RNNCellBase):  # a cell is called on (carry, inputs)
+        import jax
+
+        return module, module.initialize_carry(jax.random.key(0), inputs.shape), inputs
+    return module, inputs

@@ -323,7 +323,9 @@ def _in_transformer(site: Site, role: Role) -> Role:
     return replace(role, framework_fans=rebuilt.framework_fans, default=rebuilt.default,
                    semantic_default=rebuilt.semantic_default,
                    note="; ".join(filter(None, [role.note, "nn.Transformer redraws it with "
-                                                "xavier_uniform_ over the layer's default"])))
+                                                "xavier_uniform_ over the layer's default"])),
+                   doc_note="the nn.Transformer page does not state this redraw; it is from "
+                            "the source")
 
 
 def role_of(site: Site) -> Role:
