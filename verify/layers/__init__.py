@@ -15,70 +15,125 @@ it says, for each of the layer's tensors:
 * the framework's documented default law, with its citation.
 
 :func:`walk` lists the tensors of a built model of any api as :class:`Param` records.
+
+Conventions the semantic fans follow (the exact rules are in :mod:`verify.layers.common`):
+
+* strides count: a stride-``s`` convolution's fan-out and a stride-``s`` transposed
+  convolution's fan-in are ``prod(k) / prod(s)`` per channel on average (rounded half up
+  where not whole, the role's ``note`` then gives the exact average), unlike
+  :mod:`verify.fans`, which follows the libraries in ignoring strides;
+* an embedding table is a row lookup: fans ``(1, dim)``;
+* a bilinear form's output sums ``in1 * in2`` products: fans ``(in1 * in2, out)``;
+* stacked gates (``blocks``) and packed projections have the fans of one block;
+* an einsum kernel axis shared by input and output (per-head weights) is in neither fan.
+
+Module per api: :mod:`~verify.layers.torch_layers`, :mod:`~verify.layers.keras_layers`,
+:mod:`~verify.layers.nnx_layers` and :mod:`~verify.layers.linen_layers` (handlers in
+:mod:`~verify.layers.flax_common`), :mod:`~verify.layers.mlx_layers`,
+:mod:`~verify.layers.arrays`. Importing this package imports none of the frameworks.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import importlib
+from collections.abc import Mapping
+from types import ModuleType
 
-import numpy as np
+from verify.layers import arrays, keras_layers, linen_layers, mlx_layers, nnx_layers, torch_layers
+from verify.layers.common import Handler, Site
+from verify.layers.records import Param, Role, same_law
 
-from verify.laws import TensorLaw
+__all__ = ["APIS", "LAYERS", "Param", "Role", "Site", "build_layer", "lookup", "registered",
+           "same_law", "walk"]
 
 APIS = ("torch", "keras", "nnx", "linen", "mlx", "arrays")
 
+_MODULES: dict[str, ModuleType] = {"torch": torch_layers, "keras": keras_layers,
+                                   "nnx": nnx_layers, "linen": linen_layers,
+                                   "mlx": mlx_layers, "arrays": arrays}
+_FRAMEWORKS = {"torch": "torch", "keras": "keras", "nnx": "flax", "linen": "flax",
+               "mlx": "mlx", "arrays": "numpy"}
 
-@dataclass(frozen=True, kw_only=True)
-class Role:
-    """What one tensor of a layer is, and what its layer's framework draws for it."""
-
-    role: str
-    """``<layer kind>.<tensor>``, e.g. ``linear.weight``, ``conv.bias``."""
-    fan_in: int | None = None
-    """Semantic fan-in (None for tensors without one: biases, norms, buffers)."""
-    fan_out: int | None = None
-    framework_fans: tuple[int, int] | None = None
-    """``(fan_in, fan_out)`` as the framework's default computes them from the stored
-    shape, where its default law depends on fans; None otherwise."""
-    default: TensorLaw | None = None
-    """The documented default law (source ``default``, with citation); None if unknown."""
-    semantic_default: TensorLaw | None = None
-    """The same scheme as ``default`` with the semantic fans, where ``framework_fans``
-    differ from them; None when they agree or do not apply."""
-    layout: str = ""
-    """The storage layout in words, e.g. ``(out, in)`` or ``(in, out)`` (HF ``Conv1D``)."""
-    random: bool = True
-    """Expected to be a random draw (weights), as opposed to constants (norm scales,
-    biases of zeros, buffers). Only random tensors are compared for twins."""
-    blocks: int = 1
-    """A packed tensor: the number of independent maps stacked along ``block_axis``."""
-    block_axis: int = 0
-    depth_scaled: bool = False
-    """Its law is expected to depend on the layer index (e.g. residual projections)."""
+LAYERS: dict[str, Mapping[str, Handler]] = {api: module.HANDLERS
+                                            for api, module in _MODULES.items()}
+"""Per api, the registered layer types (public qualified class names, e.g.
+``torch.nn.Linear``, ``keras.layers.Dense``, ``flax.nnx.Linear``) and their handlers. A
+subclass of a registered type uses its nearest registered base's handler."""
 
 
-@dataclass(frozen=True, kw_only=True)
-class Param:
-    """One tensor of a built model (a tied tensor once, with all its names)."""
+def _module(api: str) -> ModuleType:
+    if api not in _MODULES:
+        raise ValueError(f"unknown api {api!r}: use one of {', '.join(APIS)}")
+    if api == "keras":
+        from verify.adapters.keras import choose_backend
 
-    names: tuple[str, ...]
-    array: np.ndarray = field(repr=False)
-    """The values, as a NumPy array in their stored layout (float dtypes kept; bfloat16
-    and float16 converted to float32)."""
-    dtype: str
-    """The tensor's own dtype, as the framework names it."""
-    layer: str
-    """The layer type, qualified: ``torch.nn.Linear``, ``transformers...Conv1D``."""
-    local: str
-    """The tensor's name within its layer: ``weight``, ``in_proj_weight``, ``kernel``."""
-    role: Role
-    buffer: bool = False
-    trainable: bool = True
+        choose_backend()  # before Keras loads: JAX unless KERAS_BACKEND says otherwise
+    try:
+        importlib.import_module(_FRAMEWORKS[api])
+    except ImportError:
+        raise ValueError(f"api {api!r} needs {_FRAMEWORKS[api]}, which is not installed: "
+                         f"pip install {_FRAMEWORKS[api]}") from None
+    return _MODULES[api]
 
-    @property
-    def name(self) -> str:
-        return self.names[0]
 
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return tuple(self.array.shape)
+def registered(api: str) -> list[str]:
+    """The layer types the registry knows for ``api``, sorted."""
+    if api not in _MODULES:
+        raise ValueError(f"unknown api {api!r}: use one of {', '.join(APIS)}")
+    return sorted(LAYERS[api])
+
+
+def lookup(api: str, layer: object, local: str, shape: tuple[int, ...], *,
+           parents: tuple[object, ...] = (), attribute: str = "") -> Role:
+    """The role of the tensor ``local`` (``weight``, ``kernel``, ``in_proj_weight``) of a
+    layer instance of ``api``, with ``shape`` its stored shape.
+
+    ``parents`` are the layers above it, root first, and ``attribute`` the name its parent
+    holds it under: a few defaults depend on them (PyTorch's ``MultiheadAttention`` zeroes
+    its ``out_proj.bias``; ``nn.Transformer`` redraws its matrices; a Flax recurrent cell
+    draws its hidden-to-hidden kernels orthogonal). :func:`walk` passes them.
+
+    A layer type not in the registry gives the role ``unknown.<local>``, fans guessed from
+    the shape in the api's usual layout (2-D and larger tensors) and no default.
+    """
+    site = Site(layer, local, tuple(int(d) for d in shape), tuple(parents), attribute)
+    return _module(api).role_of(site)
+
+
+def walk(api: str, model: object) -> list[Param]:
+    """Every tensor of a built model of ``api``, once (a tied tensor with all its names, in
+    walk order), with its layer, local name and :class:`Role`.
+
+    * ``torch``: a ``torch.nn.Module``; parameters and buffers;
+    * ``keras``: a built ``keras.Model`` or ``keras.layers.Layer``; names are variable paths;
+    * ``nnx``: a ``flax.nnx.Module``; names are dotted paths; variables other than
+      ``nnx.Param`` (batch statistics) are buffers, random-number state is left out;
+    * ``linen``: ``(module, variables)`` or ``(module, variables, *example_inputs)``, the
+      variables as ``module.init`` returns them; names ``Dense_0.kernel`` for the ``params``
+      collection and ``batch_stats.BatchNorm_0.mean`` for others. With example inputs the
+      layer types come from one traced call, without them from the module's ``setup``
+      attributes and its children's automatic names (``Dense_0``);
+    * ``mlx``: an ``mlx.nn.Module``; running statistics are buffers;
+    * ``arrays``: a mapping of names to arrays; roles from the names alone.
+    """
+    return _module(api).walk(model)
+
+
+def build_layer(api: str, name: str, kwargs: dict) -> object:
+    """A layer of the catalog name ``name`` (``nn.MultiheadAttention``,
+    ``layers.Dense``, ``Linear``, ``Dense``, ``nn.Linear``) built with ``kwargs``, in the
+    form the audit's builder takes for ``api``:
+
+    * ``torch``: the module; ``mlx``: the module;
+    * ``keras``: the layer, built: ``kwargs["input_shape"]`` (a shape, or a list of shapes
+      for ``MultiHeadAttention``: query, value[, key]) with a batch axis, or a default
+      per layer type (:data:`verify.layers.keras_layers.DEFAULT_INPUT_SHAPES`);
+    * ``nnx``: a function ``fn(rngs)`` that builds the module;
+    * ``linen``: ``(module, *example_inputs)``, the inputs from ``kwargs["input_shape"]``
+      or a default per layer type.
+
+    A name not in the registry or ``kwargs`` the layer refuses raise ``ValueError``.
+    """
+    if api == "arrays":
+        raise ValueError("api 'arrays' has no layers to build: pass a mapping of arrays")
+    return _module(api).build(name, dict(kwargs))

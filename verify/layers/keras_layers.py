@@ -1,0 +1,418 @@
+"""Keras 3's layer types: roles, semantic fans and documented defaults, and the walker.
+
+Defaults were read in the installed source (``keras/src/layers/**``, the layer's
+``__init__`` defaults and ``build``; ``keras/src/initializers/random_initializers.py``)
+and are cited with the layer's documentation page. Keras stores a dense kernel
+``(in, out)`` and a convolution kernel ``(*k, in / groups, out)``;
+``compute_fans`` reads the fans from the stored shape, for more than two dimensions as a
+convolution: ``fan_in = shape[-2] * prod(shape[:-2])``, ``fan_out = shape[-1] *
+prod(shape[:-2])``. ``EinsumDense`` passes the equation's input and output axes to a
+``VarianceScaling`` initializer where the installed Keras supports it (its kernel axes
+shared by input and output then count in the fan-out).
+
+The walker leaves out random-number state (``SeedGenerator`` variables).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from verify.layers.common import (
+    Fans,
+    Handler,
+    Site,
+    as_tuple,
+    composite,
+    constant_law,
+    constant_role,
+    conv_fans,
+    einsum_fans,
+    fan_role,
+    find_handler,
+    glorot_uniform,
+    qualified_name,
+    shape_fans,
+    split_einsum,
+    to_numpy,
+    uniform_law,
+    unknown_role,
+)
+from verify.layers.records import Param, Role
+
+DOCS = "https://keras.io/api/layers/{}/"
+SOURCE = "keras/src/layers/{}"
+
+
+def cite(page: str, source: str) -> str:
+    return f"{DOCS.format(page)} ; {SOURCE.format(source)}"
+
+
+def layer_name(cls: type) -> str:
+    import keras
+
+    return qualified_name(cls, [("keras.layers", keras.layers)])
+
+
+def keras_fans(shape: tuple[int, ...]) -> Fans:
+    """Keras's ``compute_fans`` for a stored shape (no axes given)."""
+    if len(shape) == 1:
+        return shape[0], shape[0]
+    return shape_fans(shape, "hwio")
+
+
+def zeros(role: str, citation: str, **fields) -> Role:
+    return constant_role(role, 0.0, citation, "zeros", **fields)
+
+
+def ones(role: str, citation: str, **fields) -> Role:
+    return constant_role(role, 1.0, citation, "ones", **fields)
+
+
+# --- dense ---------------------------------------------------------------------------
+
+def dense(site: Site) -> Role | None:
+    citation = cite("core_layers/dense", "core/dense.py Dense.__init__")
+    shape = tuple(site.layer.kernel.shape)
+    if site.local == "kernel":
+        fans = (shape[0], shape[1])
+        return fan_role(f"{_attention_prefix(site, 'dense')}.kernel", fans, keras_fans(shape),
+                        glorot_uniform(citation), layout="(in, out)")
+    if site.local == "bias":
+        return zeros(f"{_attention_prefix(site, 'dense')}.bias", citation)
+    return None
+
+
+def keras_axes_fans(inputs: str, kernel: str, output: str,
+                    kernel_shape: tuple[int, ...]) -> Fans:
+    """The fans ``EinsumDense.build`` gives its ``VarianceScaling`` initializer: kernel axes
+    in the output count in the fan-out, the other kernel axes in the fan-in."""
+    fan_in = fan_out = 1
+    for letter, size in zip(kernel, kernel_shape, strict=True):
+        if letter in output:
+            fan_out *= int(size)
+        elif letter in inputs:
+            fan_in *= int(size)
+    return fan_in, fan_out
+
+
+def _keras_passes_axes() -> bool:
+    from keras.src.initializers.random_initializers import VarianceScaling
+
+    return "input_axes" in inspect.signature(VarianceScaling.__init__).parameters
+
+
+def einsum_dense(site: Site) -> Role | None:
+    layer = site.layer
+    citation = cite("core_layers/einsum_dense", "core/einsum_dense.py EinsumDense.build")
+    kind = _attention_prefix(site, "einsum_dense")
+    if site.local == "bias":
+        return zeros(f"{kind}.bias", citation)
+    if site.local != "kernel":
+        return None
+    shape = tuple(int(d) for d in layer.kernel.shape)
+    inputs, kernel, output = split_einsum(layer.equation)
+    semantic, note = einsum_fans(inputs, kernel, output, shape)
+    if _keras_passes_axes():
+        framework = keras_axes_fans(inputs, kernel, output, shape)
+        if note:
+            note += "; Keras counts them in the fan-out"
+    else:
+        framework = keras_fans(shape)
+        note = "; ".join(filter(None, [note, "this Keras reads the fans from the kernel shape "
+                                             "as a convolution's"]))
+    return fan_role(f"{kind}.kernel", semantic, framework, glorot_uniform(citation),
+                    layout=f"einsum {layer.equation}", note=note)
+
+
+def _attention_prefix(site: Site, kind: str) -> str:
+    """``attention.query`` for the projections of a ``MultiHeadAttention``."""
+    import keras
+
+    if isinstance(site.parent, keras.layers.MultiHeadAttention):
+        return f"attention.{getattr(site.layer, 'name', kind)}"
+    return kind
+
+
+# --- convolutions ----------------------------------------------------------------------
+
+def conv(site: Site) -> Role | None:
+    layer = site.layer
+    rank = len(layer.kernel_size)
+    citation = cite("convolution_layers", "convolutional/base_conv.py BaseConv.__init__")
+    kind = "conv"
+    shape = tuple(int(d) for d in layer.kernel.shape)
+    if site.local == "bias":
+        return zeros(f"{kind}.bias", citation)
+    if site.local != "kernel":
+        return None
+    groups = getattr(layer, "groups", 1) or 1
+    in_per_group, out = shape[-2], shape[-1]
+    semantic, note = conv_fans(in_per_group, out // groups, shape[:-2],
+                               as_tuple(layer.strides, rank))
+    return fan_role(f"{kind}.kernel", semantic, keras_fans(shape), glorot_uniform(citation),
+                    layout="(*kernel, in / groups, out)", note=note)
+
+
+def conv_transpose(site: Site) -> Role | None:
+    layer = site.layer
+    rank = len(layer.kernel_size)
+    citation = cite("convolution_layers",
+                    "convolutional/base_conv_transpose.py BaseConvTranspose.build")
+    if site.local == "bias":
+        return zeros("conv_transpose.bias", citation)
+    if site.local != "kernel":
+        return None
+    shape = tuple(int(d) for d in layer.kernel.shape)
+    out, inputs = shape[-2], shape[-1]
+    semantic, note = conv_fans(inputs, out, shape[:-2], as_tuple(layer.strides, rank),
+                               transposed=True)
+    note = "; ".join(filter(None, ["Keras's fan_in is shape[-2] * prod(k) = out * prod(k), "
+                                   "the transposed map's fan-out", note]))
+    return fan_role("conv_transpose.kernel", semantic, keras_fans(shape),
+                    glorot_uniform(citation), layout="(*kernel, out, in)", note=note)
+
+
+def depthwise_kernel_role(site: Site, citation: str) -> Role:
+    """``(*k, in, multiplier)``: each output channel reads one input channel, so the
+    semantic fan-in is ``prod(k)``; Keras's ``compute_fans`` reads ``in * prod(k)``."""
+    layer = site.layer
+    shape = tuple(int(d) for d in site.shape)
+    rank = len(shape) - 2
+    semantic, note = conv_fans(1, shape[-1], shape[:-2], as_tuple(layer.strides, rank))
+    return fan_role("depthwise_conv.kernel", semantic, keras_fans(shape),
+                    glorot_uniform(citation), layout="(*kernel, in, depth_multiplier)",
+                    note="; ".join(filter(None, ["one input channel per output channel", note])))
+
+
+def depthwise_conv(site: Site) -> Role | None:
+    citation = cite("convolution_layers",
+                    "convolutional/base_depthwise_conv.py BaseDepthwiseConv.__init__")
+    if site.local == "kernel":
+        return depthwise_kernel_role(site, citation)
+    if site.local == "bias":
+        return zeros("depthwise_conv.bias", citation)
+    return None
+
+
+def separable_conv(site: Site) -> Role | None:
+    citation = cite("convolution_layers",
+                    "convolutional/base_separable_conv.py BaseSeparableConv.__init__")
+    if site.local == "depthwise_kernel":
+        return depthwise_kernel_role(site, citation)
+    if site.local == "pointwise_kernel":
+        shape = tuple(int(d) for d in site.shape)
+        return fan_role("pointwise_conv.kernel", (shape[-2], shape[-1]), keras_fans(shape),
+                        glorot_uniform(citation), layout="(*1, in * depth_multiplier, out)")
+    if site.local == "bias":
+        return zeros("separable_conv.bias", citation)
+    return None
+
+
+# --- embeddings, norms, activations --------------------------------------------------
+
+def embedding(site: Site) -> Role | None:
+    if site.local != "embeddings":
+        return None
+    citation = cite("core_layers/embedding", "core/embedding.py Embedding.__init__; "
+                    "keras/src/initializers/random_initializers.py RandomUniform")
+    dim = int(site.shape[-1])
+    return fan_role("embedding.weight", (1, dim), None,
+                    law=uniform_law(0.05, citation,
+                                    "embeddings_initializer='uniform': RandomUniform("
+                                    "minval=-0.05, maxval=0.05)"),
+                    layout="(input_dim, output_dim)",
+                    note="a row lookup: semantic fan_in 1, fan_out the embedding width")
+
+
+NORMS = {"LayerNormalization": ("normalization_layers/layer_normalization",
+                                "normalization/layer_normalization.py"),
+         "BatchNormalization": ("normalization_layers/batch_normalization",
+                                "normalization/batch_normalization.py"),
+         "GroupNormalization": ("normalization_layers/group_normalization",
+                                "normalization/group_normalization.py"),
+         "RMSNormalization": ("normalization_layers/rms_normalization",
+                              "normalization/rms_normalization.py")}
+NORM_CONSTANTS = {"gamma": ("norm.scale", 1.0), "scale": ("norm.scale", 1.0),
+                  "beta": ("norm.bias", 0.0), "moving_mean": ("norm.running_mean", 0.0),
+                  "moving_variance": ("norm.running_var", 1.0)}
+
+
+def norm(site: Site) -> Role | None:
+    if site.local not in NORM_CONSTANTS:
+        return None
+    page, source = NORMS.get(type(site.layer).__name__, NORMS["LayerNormalization"])
+    role, value = NORM_CONSTANTS[site.local]
+    return constant_role(role, value, cite(page, f"{source} __init__"),
+                         "ones" if value else "zeros")
+
+
+def prelu(site: Site) -> Role | None:
+    if site.local != "alpha":
+        return None
+    return zeros("prelu.alpha", cite("activation_layers/prelu",
+                                     "activations/prelu.py PReLU.__init__"))
+
+
+# --- recurrent -------------------------------------------------------------------------
+
+CELLS = {"LSTMCell": (4, "lstm", "rnn/lstm.py LSTMCell.build"),
+         "GRUCell": (3, "gru", "rnn/gru.py GRUCell.build"),
+         "SimpleRNNCell": (1, "simple_rnn", "rnn/simple_rnn.py SimpleRNNCell.build")}
+
+
+def recurrent_cell(site: Site) -> Role | None:
+    """Kernels stack the gates along the last axis: ``kernel`` ``(in, gates * units)`` has
+    semantic fans ``(in, units)`` per gate and Keras's glorot reads ``(in, gates * units)``.
+    ``recurrent_kernel`` is orthogonal over the whole ``(units, gates * units)`` matrix (rows
+    orthonormal): no law of :class:`~verify.laws.TensorLaw`'s families, so no default."""
+    layer = site.layer
+    gates, page, source = CELLS[next(c for c in CELLS if isinstance_named(layer, c))]
+    citation = cite(f"recurrent_layers/{page}", source)
+    units = layer.units
+    shape = tuple(int(d) for d in site.shape)
+    layout = f"(in, {gates} gates * units)" if gates > 1 else "(in, units)"
+    if site.local == "kernel":
+        return fan_role("recurrent.kernel", (shape[0], units), keras_fans(shape),
+                        glorot_uniform(citation), layout=layout, blocks=gates, block_axis=1)
+    if site.local == "recurrent_kernel":
+        return Role(role="recurrent.recurrent_kernel", fan_in=units, fan_out=units,
+                    layout=layout.replace("(in", "(units"), blocks=gates, block_axis=1,
+                    note="default orthogonal(gain=1) on the whole "
+                         f"(units, {gates} * units) matrix: W W^T = I")
+    if site.local != "bias":
+        return None
+    if gates == 4 and getattr(layer, "unit_forget_bias", False):
+        zero = constant_law(0.0, citation, "zeros")
+        one = constant_law(1.0, citation, "unit_forget_bias: ones")
+        return Role(role="recurrent.bias", random=False, blocks=4, block_axis=0,
+                    block_defaults=(zero, one, zero, zero),
+                    note="unit_forget_bias: gates i, f, c, o; the forget gate's slice is ones",
+                    doc_note="the docstring says unit_forget_bias forces "
+                             "bias_initializer='zeros'; the source (LSTMCell.build) keeps "
+                             "bias_initializer for the other slices and only adds the ones")
+    blocks_axis = len(shape) - 1
+    return zeros("recurrent.bias", citation, blocks=gates, block_axis=blocks_axis)
+
+
+def isinstance_named(layer: object, name: str) -> bool:
+    return any(cls.__name__ == name for cls in type(layer).__mro__)
+
+
+# --- the registry ------------------------------------------------------------------------
+
+HANDLERS: dict[str, Handler] = {
+    "keras.layers.Dense": dense,
+    "keras.layers.EinsumDense": einsum_dense,
+    **{f"keras.layers.Conv{rank}D": conv for rank in (1, 2, 3)},
+    **{f"keras.layers.Conv{rank}DTranspose": conv_transpose for rank in (1, 2, 3)},
+    **{f"keras.layers.DepthwiseConv{rank}D": depthwise_conv for rank in (1, 2)},
+    **{f"keras.layers.SeparableConv{rank}D": separable_conv for rank in (1, 2)},
+    "keras.layers.Embedding": embedding,
+    **{f"keras.layers.{name}": norm for name in NORMS},
+    "keras.layers.PReLU": prelu,
+    **{f"keras.layers.{name}": recurrent_cell for name in CELLS},
+    **{f"keras.layers.{name}": composite for name in ("MultiHeadAttention", "LSTM", "GRU",
+                                                       "SimpleRNN", "Bidirectional", "RNN")},
+}
+
+
+def role_of(site: Site) -> Role:
+    handler = find_handler(type(site.layer), HANDLERS, layer_name)
+    return ((handler(site) if handler else None)
+            or unknown_role(site.local, site.shape, "hwio", "(*kernel, in, out)"))
+
+
+# --- walking and building ------------------------------------------------------------
+
+def _layers(root: object) -> list[tuple[object, tuple[object, ...]]]:
+    """Every layer under ``root`` once, with its parents (root first)."""
+    found, seen = [], set()
+
+    def visit(layer: object, parents: tuple[object, ...]) -> None:
+        if id(layer) in seen:
+            return
+        seen.add(id(layer))
+        found.append((layer, parents))
+        for child in layer._flatten_layers(include_self=False, recursive=False):
+            visit(child, (*parents, layer))
+
+    visit(root, ())
+    return found
+
+
+def _attribute_of(layer: object, variable: object) -> str:
+    for key, value in vars(layer).items():
+        if value is variable:
+            return key.lstrip("_")
+    return variable.name
+
+
+def walk(model: object) -> list[Param]:
+    """Each variable of a built Keras model or layer once, named by its path; a variable
+    that a second layer also tracks gets that layer's path and attribute as a second name."""
+    import keras
+
+    if not isinstance(model, keras.layers.Layer):
+        raise ValueError(f"api 'keras' walks a keras.Model or keras.layers.Layer, got "
+                         f"{type(model).__name__}")
+    if not model.built:
+        raise ValueError(f"the Keras {type(model).__name__} is not built: call it on an input "
+                         "or call .build(input_shape) first")
+    owners: dict[int, list] = {}
+    for layer, parents in _layers(model):
+        own = list(layer._trainable_variables) + list(layer._non_trainable_variables)
+        for variable in own:
+            owners.setdefault(id(variable), [variable, []])[1].append((layer, parents))
+    params = []
+    for variable, holders in owners.values():
+        creator = next(((layer, parents) for layer, parents in holders
+                        if variable.path == f"{layer.path}/{variable.name}"), holders[0])
+        names = [variable.path] + [f"{layer.path or layer.name}/{_attribute_of(layer, variable)}"
+                                   for layer, _ in holders if layer is not creator[0]]
+        layer, parents = creator
+        attribute = getattr(layer, "name", "")
+        site = Site(layer, variable.name, tuple(int(d) for d in variable.shape), parents,
+                    attribute)
+        array, _ = to_numpy(keras.ops.convert_to_numpy(variable.value))
+        params.append(Param(names=tuple(names), array=array, dtype=str(variable.dtype),
+                            layer=layer_name(type(layer)), local=variable.name,
+                            role=role_of(site), buffer=not variable.trainable,
+                            trainable=bool(variable.trainable)))
+    return params
+
+
+DEFAULT_INPUT_SHAPES: dict[str, object] = {
+    "Conv1D": (2, 16, 4), "Conv2D": (2, 16, 16, 4), "Conv3D": (2, 8, 8, 8, 4),
+    "Conv1DTranspose": (2, 16, 4), "Conv2DTranspose": (2, 16, 16, 4),
+    "Conv3DTranspose": (2, 8, 8, 8, 4), "DepthwiseConv1D": (2, 16, 4),
+    "DepthwiseConv2D": (2, 16, 16, 4), "SeparableConv1D": (2, 16, 4),
+    "SeparableConv2D": (2, 16, 16, 4), "Embedding": (2, 5), "LSTM": (2, 5, 8),
+    "GRU": (2, 5, 8), "SimpleRNN": (2, 5, 8), "LSTMCell": (2, 8), "GRUCell": (2, 8),
+    "SimpleRNNCell": (2, 8), "EinsumDense": (2, 5, 8),
+    "MultiHeadAttention": [(2, 5, 8), (2, 5, 8)],
+}
+"""Input shapes (batch axis first) a layer is built with when ``kwargs`` has no
+``input_shape``; other layers take ``(2, 8)``."""
+
+
+def build(name: str, kwargs: dict) -> object:
+    """A built layer of the catalog name ``layers.Dense`` (``kwargs['input_shape']`` or
+    :data:`DEFAULT_INPUT_SHAPES` for the build)."""
+    import keras
+
+    short = name.removeprefix("keras.").removeprefix("layers.")
+    cls = getattr(keras.layers, short, None)
+    if not isinstance(cls, type) or find_handler(cls, HANDLERS, layer_name) is None:
+        raise ValueError(f"keras layer {name!r} is not in the registry: use layers.<Name> "
+                         f"with one of {', '.join(sorted(n.split('.')[-1] for n in HANDLERS))}")
+    input_shape = kwargs.pop("input_shape", DEFAULT_INPUT_SHAPES.get(short, (2, 8)))
+    try:
+        layer = cls(**kwargs)
+        if short == "MultiHeadAttention":
+            layer.build(*[tuple(s) for s in input_shape])
+        else:
+            layer.build(tuple(input_shape))
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"cannot build keras {name} with {kwargs} on input shape "
+                         f"{input_shape}: {error}") from None
+    return layer

@@ -1,0 +1,158 @@
+"""``flax.nnx``'s layer types and the walker (the handlers are in
+:mod:`verify.layers.flax_common`).
+
+The walker follows the module graph with ``nnx.graph.iter_children`` (so a shared
+variable is reached, and named, by every path to it), reports ``nnx.Param`` variables as
+parameters and every other variable (``BatchStat``...) as a buffer, and leaves out
+random-number state (``nnx.RngState``).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+from verify.layers import flax_common as fc
+from verify.layers.common import (
+    Handler,
+    Site,
+    composite,
+    find_handler,
+    qualified_name,
+    to_numpy,
+    unknown_role,
+)
+from verify.layers.records import Param, Role
+
+NNX = fc.NNX
+NORM_DOCS = "https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/normalization.html"
+
+
+def layer_name(cls: type) -> str:
+    from flax import nnx
+
+    return qualified_name(cls, [("flax.nnx", nnx)])
+
+
+def linear(site: Site) -> Role | None:
+    return fc.dense(site, NNX, "nnx", "flax.nnx.Linear")
+
+
+def linear_general(site: Site) -> Role | None:
+    layer = site.layer
+    return fc.dense_general(site, len(layer.batch_axis), len(layer.in_features),
+                            len(layer.out_features),
+                            NNX.cite("flax.nnx.LinearGeneral",
+                                     "linear.py LinearGeneral.__init__ kernel_init_wrap"))
+
+
+def einsum(site: Site) -> Role | None:
+    return fc.einsum(site, NNX.cite("flax.nnx.Einsum", "linear.py Einsum.__init__"))
+
+
+def conv(site: Site) -> Role | None:
+    return fc.conv(site, NNX.cite("flax.nnx.Conv", "linear.py Conv.__init__"))
+
+
+def conv_transpose(site: Site) -> Role | None:
+    return fc.conv_transpose(site, NNX.cite("flax.nnx.ConvTranspose",
+                                            "linear.py ConvTranspose.__init__"))
+
+
+def embed(site: Site) -> Role | None:
+    return fc.embed(site, NNX.cite("flax.nnx.Embed", "linear.py default_embed_init"))
+
+
+def norm(site: Site) -> Role | None:
+    name = type(site.layer).__name__
+    return fc.norm(site, f"{NORM_DOCS}#flax.nnx.{name} ; flax/nnx/nn/normalization.py "
+                         f"{name}.__init__")
+
+
+HANDLERS: dict[str, Handler] = {
+    "flax.nnx.Linear": linear,
+    "flax.nnx.LinearGeneral": linear_general,
+    "flax.nnx.Einsum": einsum,
+    "flax.nnx.Conv": conv,
+    "flax.nnx.ConvTranspose": conv_transpose,
+    "flax.nnx.Embed": embed,
+    **{f"flax.nnx.{name}": norm for name in ("LayerNorm", "RMSNorm", "BatchNorm", "GroupNorm",
+                                             "InstanceNorm")},
+    **{f"flax.nnx.{name}": composite for name in ("MultiHeadAttention", "LSTMCell",
+                                                  "OptimizedLSTMCell", "GRUCell",
+                                                  "SimpleCell", "RNN")},
+}
+
+
+def role_of(site: Site) -> Role:
+    handler = find_handler(type(site.layer), HANDLERS, layer_name)
+    return ((handler(site) if handler else None)
+            or unknown_role(site.local, site.shape, "hwio", "(*kernel, in, out)"))
+
+
+def _variables(model: object) -> dict[int, tuple[object, list[tuple]]]:
+    """Each variable once (by identity) with every path to it, depth first."""
+    from flax import nnx
+
+    found: dict[int, tuple[object, list[tuple]]] = {}
+
+    def visit(node: object, path: tuple, chain: tuple) -> None:
+        for key, child in nnx.graph.iter_children(node):
+            if isinstance(child, nnx.Variable):
+                if not isinstance(child, nnx.RngState):
+                    found.setdefault(id(child), (child, []))[1].append(
+                        ((*path, key), (*chain, node)))
+            elif any(child is ancestor for ancestor in (*chain, node)):
+                continue  # a reference back up the graph
+            elif nnx.graph.is_graph_node(child):
+                visit(child, (*path, key), (*chain, node))
+
+    visit(model, (), ())
+    return found
+
+
+def walk(model: object) -> list[Param]:
+    from flax import nnx
+
+    if not isinstance(model, nnx.Module):
+        raise ValueError(f"api 'nnx' walks a flax.nnx.Module, got {type(model).__name__}")
+    params = []
+    for variable, paths in _variables(model).values():
+        path, chain = paths[0]
+        modules = [i for i, node in enumerate(chain) if isinstance(node, nnx.Module)]
+        owner_index = modules[-1]
+        owner = chain[owner_index]
+        local = ".".join(str(part) for part in path[owner_index:])
+        parents = tuple(node for node in chain[:owner_index] if isinstance(node, nnx.Module))
+        attribute = str(path[owner_index - 1]) if owner_index else ""
+        value = variable.get_value() if hasattr(variable, "get_value") else variable.value
+        if not hasattr(value, "shape"):
+            continue
+        array, dtype = to_numpy(value)
+        site = Site(owner, local, tuple(array.shape), parents, attribute)
+        is_param = isinstance(variable, nnx.Param)
+        params.append(Param(names=tuple(".".join(str(p) for p in each) for each, _ in paths),
+                            array=array, dtype=dtype, layer=layer_name(type(owner)),
+                            local=local, role=role_of(site), buffer=not is_param,
+                            trainable=is_param))
+    return params
+
+
+def build(name: str, kwargs: dict) -> object:
+    """``fn(rngs)`` building ``flax.nnx.<name>(**kwargs, rngs=rngs)``; the arguments are
+    checked against the constructor's signature now."""
+    from flax import nnx
+
+    short = name.removeprefix("flax.").removeprefix("nnx.")
+    cls = getattr(nnx, short, None)
+    if not isinstance(cls, type) or find_handler(cls, HANDLERS, layer_name) is None:
+        raise ValueError(f"nnx layer {name!r} is not in the registry: use one of "
+                         f"{', '.join(sorted(n.split('.')[-1] for n in HANDLERS))}")
+    try:
+        inspect.signature(cls.__init__).bind(None, **kwargs, rngs=None)
+    except TypeError as error:
+        raise ValueError(f"nnx {short} does not take {kwargs}: {error}") from None
+
+    def make(rngs: object) -> object:
+        return cls(**kwargs, rngs=rngs)
+
+    return make
