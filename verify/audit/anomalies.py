@@ -59,17 +59,24 @@ def _correlation_pvalue(first: np.ndarray, second: np.ndarray) -> tuple[float, f
     return r, float(2 * special.ndtr(-abs(r) * math.sqrt(a.size)))
 
 
-def _random_looking(array: np.ndarray) -> bool:
-    return array.size >= 16 and np.issubdtype(array.dtype, np.floating) \
-        and bool(np.isfinite(array).all()) and float(array.std()) > 0
+def _random_looking(array: np.ndarray, policy: Policy) -> bool:
+    """Finite, not constant, and without structure between neighbouring entries (the
+    independence test of the battery passes): a random draw, not a deterministic table
+    such as a sinusoidal position embedding or a causal mask."""
+    if not (array.size >= 16 and np.issubdtype(array.dtype, np.floating)
+            and bool(np.isfinite(array).all()) and float(array.std()) > 0):
+        return False
+    from verify.stats import Verdict, independence_test
+
+    return independence_test(array, policy=policy).verdict is not Verdict.FAIL
 
 
 def seeding(params, again: dict[str, np.ndarray], samples: dict[str, list[np.ndarray]],
              policy: Policy) -> list[Finding]:
     """The same seed must give the same model; different seeds, independent tensors."""
     findings = []
-    candidates = [p for p in params if len(samples[p.name]) > 1
-                  and _random_looking(samples[p.name][0])]
+    candidates = [p for p in params if len(samples[p.name]) > 1 and not p.buffer
+                  and _random_looking(samples[p.name][0], policy)]
     alpha = policy.alpha / max(len(candidates), 1)
     for param in params:
         first = samples[param.name][0]
@@ -111,7 +118,7 @@ def seeding(params, again: dict[str, np.ndarray], samples: dict[str, list[np.nda
 
 def twins(params, reports: dict[str, TensorReport], policy: Policy) -> list[Finding]:
     """Identical or correlated tensors (pairs of equal shape), and slices of packed ones."""
-    candidates = [p for p in params if not p.buffer and _random_looking(p.array)]
+    candidates = [p for p in params if not p.buffer and _random_looking(p.array, policy)]
     pairs: list[tuple[str, np.ndarray, tuple[str, ...], str, np.ndarray, tuple[str, ...]]] = []
     by_shape: dict[tuple, list] = {}
     for param in candidates:

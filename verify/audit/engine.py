@@ -211,6 +211,7 @@ class _Unit:
 
     names: tuple[str, ...]
     law: TensorLaw
+    dtype: str = "float32"
     pooled: bool = False
     results: list[CheckResult] = field(default_factory=list)
     decided: bool = False
@@ -258,7 +259,8 @@ def _run_units(units: list[_Unit], builds: _Builds, final: int, policy: Policy,
         for unit in units:
             if unit.decided:
                 continue
-            results = battery(unit.sample(builds.samples, count), unit.law, policy=at_look)
+            results = battery(unit.sample(builds.samples, count), unit.law, policy=at_look,
+                              dtype=unit.dtype)
             unit.results = results
             if last or battery_module.failed(results):
                 unit.decided = True
@@ -278,7 +280,8 @@ def _resample(units: list[_Unit], builds: _Builds, count: int, policy: Policy) -
         for unit in waiting:
             sample = as_sample([a for name in unit.names for a in fresh[name]])
             unit.results = [replace(r, attempts=attempt + 1)
-                            for r in battery(sample, unit.law, policy=policy)]
+                            for r in battery(sample, unit.law, policy=policy,
+                                             dtype=unit.dtype)]
         waiting = [u for u in waiting if battery_module.suspicious(u.results)]
 
 
@@ -335,9 +338,10 @@ def run(builder: Builder, *, spec: Any = None, waivers: Sequence[Waiver] = (), s
             continue
         law = laws[param.name]
         if law is not None:
-            spec_units.append(_Unit(names=(param.name,), law=law))
+            spec_units.append(_Unit(names=(param.name,), law=law, dtype=param.dtype))
         elif param.role.default is not None:
-            default_units.append(_Unit(names=(param.name,), law=param.role.default))
+            default_units.append(_Unit(names=(param.name,), law=param.role.default,
+                                       dtype=param.dtype))
     pools = _pools(spec_units, by_name) + _pools(default_units, by_name)
     units = spec_units + default_units + pools
     sizes = {p.name: p.array.size for p in params}
@@ -489,7 +493,8 @@ def _spec_findings(spec_units: list[_Unit], pools: list[_Unit],
         kind = _kind(unit.results, unit.law, report.measured)
         if default is not None and default != unit.law:
             sample = as_sample(builds.samples[name][:builds.count])
-            if not battery_module.failed(battery(sample, default, policy=policy)):
+            if not battery_module.failed(battery(sample, default, policy=policy,
+                                                 dtype=param.dtype)):
                 kind = "left-on-default"
         detail = _describe_failures(unit.results)
         if kind == "left-on-default":

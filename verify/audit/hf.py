@@ -123,15 +123,32 @@ def _merge(base: dict, overrides: Mapping, where: str = "") -> dict:
 
 
 def make_config(name: str, overrides: Mapping[str, Any] | None = None):
-    """The config object: the class's defaults, the starting config, then ``overrides``."""
+    """The config object: the class's defaults, the starting config, then ``overrides``
+    (fields the config class lacks are bad usage), built by the config class itself so
+    that fields derived from others (per-layer type lists) follow the small sizes."""
     cls = model_class(name)
     defaults = cls.config_class().to_dict()
-    fields = _merge(_merge(defaults, starting_config(name)), overrides or {})
+    attribute_map = getattr(cls.config_class, "attribute_map", {}) or {}
+    known = {**defaults, **{alias: defaults.get(target) for alias, target
+                            in attribute_map.items()}}
+    _merge(known, overrides or {})  # raises for a field the class does not have
+    fields = _merge_free(starting_config(name), overrides or {})
     try:
-        return cls.config_class.from_dict(fields)
+        return cls.config_class(**fields)
     except Exception as error:
         raise BuildError(f"{cls.config_class.__name__} rejects the config: "
                          f"{str(error).strip().splitlines()[0]}") from None
+
+
+def _merge_free(base: Mapping, overrides: Mapping) -> dict:
+    """``base`` with ``overrides`` over it, nested dicts key by key."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in overrides.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = _merge_free(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
 
 
 def builder(name: str, *, config: Mapping[str, Any], kwargs: Mapping[str, Any],

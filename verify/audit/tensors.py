@@ -37,10 +37,11 @@ def as_sample(arrays: list[np.ndarray]) -> np.ndarray:
         return np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays])
 
 
-def battery(sample: np.ndarray, law: TensorLaw, *, policy: Policy) -> list[CheckResult]:
+def battery(sample: np.ndarray, law: TensorLaw, *, policy: Policy,
+            dtype: str = "float32") -> list[CheckResult]:
     """The checks of ``sample`` against ``law``, each at ``policy.alpha``."""
     if not law.random:
-        return [constant_test(sample, float(law.value))]
+        return [constant_test(sample, float(law.value), dtype)]
     if sample.size < MIN_ENTRIES:
         return []
     values = stats.Sample.of(sample)
@@ -55,9 +56,22 @@ def battery(sample: np.ndarray, law: TensorLaw, *, policy: Policy) -> list[Check
     return results
 
 
-def constant_test(sample: np.ndarray, value: float) -> CheckResult:
-    """Does every entry equal ``value``? Exact: p = 1 if so, else 0."""
-    different = int(np.count_nonzero(sample != value))
+def _rounded(value: float, dtype: str) -> tuple[float, float]:
+    """``value`` as a tensor of ``dtype`` holds it, and the tolerance of that rounding:
+    float32's nearest value exactly; half precision within its rounding (the walkers
+    hand bfloat16 and float16 values over as float32)."""
+    if "64" in dtype or "double" in dtype:
+        return value, 0.0
+    if "16" in dtype or "half" in dtype:
+        return value, abs(value) * 2.0**-8
+    return float(np.float32(value)), 0.0
+
+
+def constant_test(sample: np.ndarray, value: float, dtype: str = "float32") -> CheckResult:
+    """Does every entry equal ``value``, as the tensor's dtype rounds it? Exact: p = 1 if
+    so, else 0."""
+    value, tolerance = _rounded(value, dtype)
+    different = int(np.count_nonzero(np.abs(sample - value) > tolerance))
     worst = float(sample[np.argmax(np.abs(sample - value))]) if sample.size else value
     verdict = Verdict.PASS if different == 0 else Verdict.FAIL
     return CheckResult(
