@@ -233,9 +233,9 @@ def _layer(framework: str, name: str, kwargs: dict, timeout: float,
     def function(**arguments):
         return layers.build_layer(framework, name, arguments)
 
-    if framework == "nnx":
+    if framework == "nnx":  # the registry gives fn(rngs); nnx builders take rngs first
         def function(rngs, **arguments):
-            return layers.build_layer(framework, name, {**arguments, "rngs": rngs})
+            return layers.build_layer(framework, name, arguments)(rngs)
 
     try:  # a wrong name or wrong arguments are bad usage, found before any audit
         seeded(framework, function, kwargs)(0)

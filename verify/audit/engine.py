@@ -147,7 +147,7 @@ class AuditResult:
                 "seed": self.seed, "error": self.error, "spec": self.spec,
                 "config": self.config, "builds": self.builds,
                 "elapsed": round(self.elapsed, 3), "warnings": self.warnings,
-                "replay": self.replay.format(seed=self.seed) if self.replay else None,
+                "replay": self.replay.replace("{seed}", str(self.seed)) if self.replay else None,
                 "explored": self.explored,
                 "tensors": [t.to_dict() for t in self.tensors],
                 "findings": [f.to_dict() for f in self.findings]}
@@ -167,6 +167,8 @@ class _Builds:
     def __init__(self, builder: Builder, seed: int, progress: Callable | None) -> None:
         self.builder, self.seed, self.progress = builder, seed, progress
         self.samples: dict[str, list[np.ndarray]] = {}
+        self.names: list[str] = []
+        self.shapes: list[tuple[int, ...]] = []
         self.count = 0
         self.seconds = 0.0
 
@@ -183,22 +185,30 @@ class _Builds:
         self.seconds += time.perf_counter() - start
         return model, params
 
+    def arrays(self, seed: int) -> dict[str, np.ndarray]:
+        """One build's tensors, by the names of the first build: matched by position,
+        since names may change between builds (Keras numbers its layers globally)."""
+        _, params = self.walk(seed)
+        if [p.shape for p in params] != self.shapes:
+            raise BuildError(f"two builds of {self.builder.target} differ in their tensors "
+                             f"({len(self.shapes)} then {len(params)}, or other shapes): "
+                             "a builder must build the same architecture at every seed")
+        return {name: param.array for name, param in zip(self.names, params, strict=True)}
+
     def grow(self, count: int, label: str = "build") -> None:
         """Build until ``count`` independent builds are kept."""
         while self.count < count:
-            _, params = self.walk(self.seed_of(self.count, label))
-            for param in params:
-                self.samples.setdefault(param.name, []).append(param.array)
+            for name, array in self.arrays(self.seed_of(self.count, label)).items():
+                self.samples[name].append(array)
             self.count += 1
             if self.progress:
                 self.progress("building", self.count, count)
 
     def fresh(self, count: int, label: str) -> dict[str, list[np.ndarray]]:
-        kept: dict[str, list[np.ndarray]] = {}
+        kept: dict[str, list[np.ndarray]] = {name: [] for name in self.names}
         for index in range(count):
-            _, params = self.walk(self.seed_of(index, label))
-            for param in params:
-                kept.setdefault(param.name, []).append(param.array)
+            for name, array in self.arrays(self.seed_of(index, label)).items():
+                kept[name].append(array)
         return kept
 
 
@@ -305,6 +315,8 @@ def run(builder: Builder, *, spec: Any = None, waivers: Sequence[Waiver] = (), s
     if total > MAX_PARAMETERS:
         raise BuildError(f"{builder.target} has {total:,} entries per build, more than the "
                          f"cap of {MAX_PARAMETERS:,}: audit a smaller config")
+    builds.names = [p.name for p in params]
+    builds.shapes = [p.shape for p in params]
     for param in params:
         builds.samples[param.name] = [param.array]
     builds.count = 1
@@ -323,9 +335,9 @@ def run(builder: Builder, *, spec: Any = None, waivers: Sequence[Waiver] = (), s
     findings: list[Finding] = []
 
     # reproducibility and independence (builds 0 again, and 1)
-    _, again = builds.walk(builds.seed_of(0))
+    again = builds.arrays(builds.seed_of(0))
     builds.grow(2)
-    findings += seeding(params, {p.name: p.array for p in again}, builds.samples, policy)
+    findings += seeding(params, again, builds.samples, policy)
     broken = {name for f in findings for name in f.tensors}
     findings += nonfinite(params, builds.samples)
     broken |= {name for f in findings if f.kind == "non-finite" for name in f.tensors}
@@ -537,6 +549,7 @@ def _measured_text(measured: Measured) -> str:
 def _log_variance(sample: np.ndarray) -> tuple[float, float]:
     """``log s^2`` and its standard error (kurtosis-corrected)."""
     n = sample.size
+    sample = sample.astype(np.float64)
     centered = sample - sample.mean()
     m2 = float(np.mean(centered**2))
     m4 = float(np.mean(centered**4))

@@ -58,5 +58,5 @@ def render(result: AuditResult, *, rows: int = MAX_ROWS) -> str:
             lines.append(f"    replay: {finding.replay}")
     if result.replay and result.findings:
         lines.append("")
-        lines.append("replay: " + result.replay.format(seed=result.seed))
+        lines.append("replay: " + result.replay.replace("{seed}", str(result.seed)))
     return "\n".join(lines)

@@ -30,11 +30,13 @@ measured, without a verdict against a random law."""
 
 def as_sample(arrays: list[np.ndarray]) -> np.ndarray:
     """The entries of ``arrays`` (builds of one tensor, or several tensors) as one flat
-    float64 sample."""
+    sample: float32 if they all are, else float64."""
+    dtype = np.float32 if all(np.asarray(a).dtype == np.float32 for a in arrays) \
+        else np.float64  # float32 kept: the support test's tolerance is the dtype's
     with np.errstate(invalid="ignore", over="ignore"):
         if len(arrays) == 1:
-            return np.asarray(arrays[0], dtype=np.float64).reshape(-1)
-        return np.concatenate([np.asarray(a, dtype=np.float64).reshape(-1) for a in arrays])
+            return np.asarray(arrays[0], dtype=dtype).reshape(-1)
+        return np.concatenate([np.asarray(a, dtype=dtype).reshape(-1) for a in arrays])
 
 
 def battery(sample: np.ndarray, law: TensorLaw, *, policy: Policy,
@@ -135,7 +137,7 @@ def is_constant(arrays: list[np.ndarray]) -> bool:
 def measure(arrays: list[np.ndarray], *, rng: np.random.Generator,
             policy: Policy) -> Measured:
     """The std (with its interval), mean, family and truncation of one tensor's builds."""
-    sample = as_sample(arrays)
+    sample = as_sample(arrays).astype(np.float64)
     n = int(sample.size)
     finite = bool(np.isfinite(sample).all())
     constant = is_constant(arrays)
