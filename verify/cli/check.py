@@ -4,7 +4,6 @@ shape hypothesis draws?"""
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import sys
 
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 
 from verify.cli.options import UsageError, run_options, target_options, weight_shape
 from verify.cli.resolve import resolve_target
+from verify.cli.schema import document, print_document
 from verify.conformance import DEFAULT_MAX_CALLS
 from verify.distributions import INIT_FAMILIES
 from verify.matrix import with_timeout
@@ -78,8 +78,7 @@ def run(args: argparse.Namespace) -> int:
     finally:  # also on an error or Ctrl-C, whose message then starts a clean line
         progress.finish()
     if args.json:
-        json.dump(report.to_dict(), sys.stdout, indent=2, default=str)
-        print()
+        print_document(document(report.to_dict(), seed=seed))
     else:
         print(report.table())
     return 0 if report.verdict is Verdict.PASS else 1

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import textwrap
 import time
 from collections.abc import Sequence
@@ -12,10 +10,10 @@ from typing import TYPE_CHECKING
 
 from verify.cli.options import UsageError, run_options
 from verify.cli.output import end_progress, progress
+from verify.cli.schema import document, print_document
 from verify.decisions import Context
 from verify.seeding import run_seed
 from verify.stats import DEFAULT_POLICY
-from verify.versions import versions
 
 if TYPE_CHECKING:
     from verify.claims import ClaimResult
@@ -60,12 +58,12 @@ def run(args: argparse.Namespace) -> int:
     end_progress()
     elapsed = time.perf_counter() - start
     if args.json:
-        found = versions()
-        document = [{**r.to_dict(), "versions": found,
-                     "policy": {"alpha": DEFAULT_POLICY.alpha, "power": DEFAULT_POLICY.power,
-                                "effect": DEFAULT_POLICY.effect}} for r in results]
-        json.dump(document, sys.stdout, indent=2, default=str)
-        print()
+        print_document(document({
+            "policy": {"alpha": DEFAULT_POLICY.alpha, "power": DEFAULT_POLICY.power,
+                       "effect": DEFAULT_POLICY.effect},
+            "seconds": round(elapsed, 3),
+            "claims": [r.to_dict() for r in results],
+        }, seed=seed))
     else:
         print(render_table(results, seed, elapsed))
     return 0

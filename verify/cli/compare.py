@@ -4,15 +4,13 @@ layer?"""
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from verify.cli.options import run_options, target_options, weight_shape
 from verify.cli.output import end_progress, progress
 from verify.cli.resolve import resolve_target
+from verify.cli.schema import document, print_document
 from verify.matrix import with_timeout
 from verify.seeding import run_seed
-from verify.versions import versions
 
 NAME = "compare"
 
@@ -50,9 +48,7 @@ def run(args: argparse.Namespace) -> int:
                      shapes=shapes, names=names)
     end_progress()
     if args.json:
-        json.dump({**result.to_dict(), "seed": seed, "versions": versions()}, sys.stdout,
-                  indent=2, default=str)
-        print()
+        print_document(document(result.to_dict(), seed=seed))
     else:
         print(result.render())
     return 0 if result.equivalent else 1

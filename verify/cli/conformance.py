@@ -4,14 +4,13 @@ and print the matrix."""
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 import textwrap
 from collections.abc import Sequence
 
 from verify.catalog import LIBRARIES
 from verify.cli.options import run_options
 from verify.cli.output import end_progress, progress
+from verify.cli.schema import document, print_document
 from verify.matrix import conformance_row, skipped_rows
 from verify.seeding import run_seed
 
@@ -50,13 +49,13 @@ def run(args: argparse.Namespace) -> int:
         progress(f"[{index}/{total}] {entry.name}: {row['verdict']} ({row['seconds']:.1f} s)")
     end_progress()
     rows += skipped_rows(found.skipped)
+    conforms = all(r["verdict"] == "pass" for r in rows if r["verdict"] != "skipped")
     if args.json:
-        json.dump(rows, sys.stdout, indent=2, default=str)
-        print()
+        print_document(document({"verdict": "pass" if conforms else "fail", "entries": rows},
+                                seed=seed))
     else:
         print(render_matrix(rows))
-    checked = [r for r in rows if r["verdict"] != "skipped"]
-    return 0 if all(r["verdict"] == "pass" for r in checked) else 1
+    return 0 if conforms else 1
 
 
 def render_matrix(rows: Sequence[dict]) -> str:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import json
-import sys
 
 from verify.cli.options import run_options, target_options
 from verify.cli.output import end_progress, progress
 from verify.cli.resolve import resolve_target
+from verify.cli.schema import document, print_document
 from verify.matrix import fingerprint_entry
 from verify.seeding import run_seed
-from verify.versions import versions
 
 NAME = "fingerprint"
 
@@ -36,9 +34,7 @@ def run(args: argparse.Namespace) -> int:
     result = fingerprint_entry(entry, target, seed, args.timeout, args.layout)
     end_progress()
     if args.json:
-        json.dump({**result.to_dict(), "seed": seed, "versions": versions()}, sys.stdout,
-                  indent=2, default=str)
-        print()
+        print_document(document(result.to_dict(), seed=seed))
     else:
         print(render_fingerprint(result))
     return 0

@@ -10,6 +10,7 @@ import sys
 
 from verify.cli.options import UsageError, integer, run_options
 from verify.cli.output import end_progress, progress
+from verify.cli.schema import document, print_document
 from verify.seeding import run_seed
 
 NAME = "measure"
@@ -63,19 +64,18 @@ def run(args: argparse.Namespace) -> int:
         budget = dataclasses.replace(budget, explore=False)
     out = writable(args.out)
     measure.load_mutants()  # fail now, not after minutes of work
-    document = measure.measure(budget, seed=seed, progress=Throttled())
+    measured = document(measure.measure(budget, seed=seed, progress=Throttled()), seed=seed)
     end_progress()
     try:
-        write_json_atomically(out, document)
+        write_json_atomically(out, measured)
     except OSError as error:
         raise UsageError(f"cannot write {out}: {error.strerror}; the measurement is lost, "
                          "run again with another --out") from None
     if args.json:
-        json.dump(document, sys.stdout, indent=2, default=str)
-        print()
+        print_document(measured)
     else:
-        print(measure.render(document))
-        print(f"\nwritten to {out} ({document['seconds']:.0f} s, seed {seed})")
+        print(measure.render(measured))
+        print(f"\nwritten to {out} ({measured['seconds']:.0f} s, seed {seed})")
     return 0
 
 
