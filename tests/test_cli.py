@@ -53,13 +53,15 @@ def test_json_is_one_document_with_the_required_fields():
                  "--examples", "2", "--seed", "5")
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
-    assert [entry["id"] for entry in document] == ["uniform.moments", "he.variance.erratum"]
-    for entry in document:
-        assert {"id", "verdict", "statement", "evidence", "seed", "versions"} <= entry.keys()
+    assert document["seed"] == 5 and document["versions"]["torch"] != "not installed"
+    claims = document["claims"]
+    assert [entry["id"] for entry in claims] == ["uniform.moments", "he.variance.erratum"]
+    for entry in claims:
+        assert {"id", "verdict", "statement", "evidence", "seed"} <= entry.keys()
         assert entry["seed"] == 5
-    assert document[0]["verdict"] == "holds"
-    assert document[0]["evidence"]["checks"] > 0
-    assert document[1]["verdict"] == "erratum"
+    assert claims[0]["verdict"] == "holds"
+    assert claims[0]["evidence"]["checks"] > 0
+    assert claims[1]["verdict"] == "erratum"
 
 
 def test_the_same_seed_gives_the_same_evidence():
@@ -67,8 +69,9 @@ def test_the_same_seed_gives_the_same_evidence():
                            "--seed", "9").stdout)
     second = json.loads(run("claims", "--only", "uniform.moments", "--json", "--examples", "2",
                             "--seed", "9").stdout)
-    for entry in (first[0], second[0]):
-        entry.pop("seconds")
+    for document in (first, second):
+        document.pop("seconds")
+        document["claims"][0].pop("seconds")
     assert first == second
 
 
@@ -93,7 +96,8 @@ def test_every_claim_gets_a_computed_verdict(group):
     ids = list(CLAIMS)[group::CLAIM_GROUPS]  # over the groups: every claim once
     result = run("claims", "--only", *ids, "--json", "--examples", "2")
     assert result.returncode == 0, result.stderr
-    verdicts = {entry["id"]: entry["verdict"] for entry in json.loads(result.stdout)}
+    claims = json.loads(result.stdout)["claims"]
+    verdicts = {entry["id"]: entry["verdict"] for entry in claims}
     assert list(verdicts) == ids
     expected = {claim_id: "holds" for claim_id in CLAIMS}
     for claim_id in ("linear.variance", "residual.param-count", "residual.depth-independence",
@@ -102,7 +106,7 @@ def test_every_claim_gets_a_computed_verdict(group):
         expected[claim_id] = "holds-with-conditions"
     expected["he.variance.erratum"] = expected["glorot.uniform-bound.erratum"] = "erratum"
     assert verdicts == {claim_id: expected[claim_id] for claim_id in ids}
-    for entry in json.loads(result.stdout):
+    for entry in claims:
         evidence = entry["evidence"]
         assert evidence["explorations"] or evidence["facts"], entry["id"]
         if entry["verdict"] == "holds-with-conditions":
@@ -238,7 +242,7 @@ def test_check_a_catalog_entry_uses_its_documented_claim():
 def test_conformance_lists_every_entry_with_a_verdict():
     pytest.importorskip("sklearn")
     result = run("conformance", "--library", "sklearn", "--examples", "1", "--json")
-    rows = json.loads(result.stdout)
+    rows = json.loads(result.stdout)["entries"]
     assert result.returncode in (0, 1), result.stderr
     assert rows and all({"target", "verdict"} <= row.keys() for row in rows)
     assert all(row["verdict"] in ("pass", "fail", "suspicious", "error") for row in rows)

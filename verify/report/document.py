@@ -77,7 +77,7 @@ def claims_blocks(doc: dict) -> list[Block]:
                       "worst check if the claim fails, else the check with the smallest "
                       "p-value."),
             Table(("ID", "statement", "verdict", "conditions", "key numbers", "figure",
-                   "errata of the source"), tuple(rows), anchor="claims-table")]
+                   "errata of the source"), tuple(rows), anchor="claims-table", fit=True)]
 
 
 def conformance_blocks(doc: dict) -> list[Block]:

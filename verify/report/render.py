@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import html
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,10 +34,14 @@ class Paragraph:
 
 @dataclass(frozen=True)
 class Table:
+    """``fit``: the HTML table is never wider than the page; its long cells wrap instead.
+    Otherwise a table too wide for the screen scrolls sideways in its own box."""
+
     headers: tuple[str, ...]
     rows: tuple[tuple[Cell, ...], ...]
     anchor: str = ""
     caption: str = ""
+    fit: bool = False
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,8 @@ p { margin: 0.5em 0; max-width: 72em; }
 nav { position: sticky; top: 0; background: var(--bg); border-bottom: 1px solid var(--line);
       padding: 6px 0; z-index: 1; display: flex; flex-wrap: wrap; gap: 2px 14px; }
 nav a { color: var(--info); text-decoration: none; font-size: 0.92rem; }
-.scroll { overflow-x: auto; margin: 0.6em 0 1em; border: 1px solid var(--line);
-          border-radius: 6px; }
+.scroll, .frame { margin: 0.6em 0 1em; border: 1px solid var(--line); border-radius: 6px; }
+.scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: 0.86rem; }
 caption { text-align: left; padding: 6px 8px; color: var(--muted); caption-side: top; }
 th, td { padding: 5px 8px; border-bottom: 1px solid var(--line); text-align: left;
@@ -147,11 +152,24 @@ figure img { display: block; max-width: 100%; height: auto; border: 1px solid va
 figcaption { color: var(--muted); font-size: 0.88rem; margin-top: 6px; max-width: 72em; }
 .meta { color: var(--muted); font-size: 0.9rem; }
 td.nowrap code { white-space: nowrap; overflow-wrap: normal; }
+/* A table that fits the page: headers wrap, and long cells give up width, breaking a word
+   (a formula, an address) that is wider than their column. Short cells keep their words. */
+table.fit th { white-space: normal; }
+table.fit td.wide { min-width: 8em; overflow-wrap: anywhere; }
+@media (max-width: 1100px) {  /* a narrow window: long cells narrower, IDs and verdicts wrap */
+  table.fit td.wide { min-width: 0; }
+  table.fit td.nowrap { min-width: 9em; }
+  table.fit td.nowrap code { white-space: normal; overflow-wrap: anywhere; }
+  table.fit .verdict { white-space: normal; }
+}
+@media (max-width: 820px) {  /* narrower still, until the phone layout: any word may break */
+  table.fit td { overflow-wrap: anywhere; }
+}
 @media (max-width: 640px) {
   body { font-size: 14px; }
   main { padding: 8px 10px 32px; }
   h1 { font-size: 1.3rem; }
-  .scroll { overflow-x: visible; border: none; }
+  .scroll, .frame { overflow-x: visible; border: none; }
   table, tbody, tr, td, caption { display: block; width: 100%; }
   thead { display: none; }
   tr { border: 1px solid var(--line); border-radius: 6px; margin: 0 0 10px; padding: 4px 0; }
@@ -166,8 +184,8 @@ td.nowrap code { white-space: nowrap; overflow-wrap: normal; }
 
 def _html_cell(c: Cell, header: str) -> str:
     text = html.escape(c.text)
-    if c.code and text:
-        text = f"<code>{text}</code>"
+    if c.code and text:  # a dotted name may break after a dot, where a column is narrow
+        text = "<code>" + re.sub(r"\.(?=[A-Za-z_])", ".<wbr>", text) + "</code>"
     if c.verdict and text:
         text = f'<span class="verdict v-{html.escape(c.verdict)}">{text}</span>'
     if c.href and text:
@@ -194,13 +212,15 @@ def page(title: str, subtitle: str, blocks: list[Block], directory: Path) -> str
             body.append(f"<p>{html.escape(block.text)}</p>")
         elif isinstance(block, Table):
             anchor = f' id="{block.anchor}"' if block.anchor else ""
+            kind = ' class="fit"' if block.fit else ""
+            holder = "frame" if block.fit else "scroll"
             caption = f"<caption>{html.escape(block.caption)}</caption>" if block.caption else ""
             head = "".join(f"<th>{html.escape(h)}</th>" for h in block.headers)
             rows = "".join("<tr>" + "".join(_html_cell(c, h) for c, h in
                                             zip(row, block.headers, strict=True)) + "</tr>"
                            for row in block.rows)
-            body.append(f'<div class="scroll"><table{anchor}>{caption}<thead><tr>{head}</tr>'
-                        f"</thead><tbody>{rows}</tbody></table></div>")
+            body.append(f'<div class="{holder}"><table{anchor}{kind}>{caption}'
+                        f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>")
         elif isinstance(block, Figure):
             source = _image(directory / block.file)
             body.append(f'<figure id="{block.name}"><img src="{source}" '

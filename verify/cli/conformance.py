@@ -1,0 +1,92 @@
+"""``python -m verify conformance``: check every catalog entry of the installed libraries
+and print the matrix."""
+
+from __future__ import annotations
+
+import argparse
+import textwrap
+from collections.abc import Sequence
+
+from verify.catalog import LIBRARIES
+from verify.cli.options import run_options
+from verify.cli.output import end_progress, progress
+from verify.cli.schema import document, print_document
+from verify.matrix import conformance_row, skipped_rows
+from verify.seeding import run_seed
+
+NAME = "conformance"
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        NAME, help="check every catalog entry of the installed libraries",
+        description="Run check on every catalog entry of the chosen libraries and print a "
+        "matrix. Libraries that are not installed are listed as skipped. Exit 0 when every "
+        "entry conforms, 1 otherwise.",
+    )
+    parser.add_argument("--library", nargs="+", default=["all"],
+                        choices=[*LIBRARIES, "all"], help="libraries (default: all)")
+    run_options(parser, 6, "shapes hypothesis draws per entry")
+    parser.add_argument("--no-fingerprint", action="store_true",
+                        help="do not fingerprint the entries that deviate")
+
+
+def run(args: argparse.Namespace) -> int:
+    from verify import catalog
+
+    seed = args.seed if args.seed is not None else run_seed()
+    libraries = None if "all" in args.library else list(dict.fromkeys(args.library))
+    found = catalog.load(libraries)
+    rows: list[dict] = []
+    total = len(found.entries)
+    for index, entry in enumerate(found.entries, 1):
+        progress(f"[{index}/{total}] {entry.name} ...")
+        row = conformance_row(
+            entry, seed=seed, examples=args.examples, timeout=args.timeout,
+            fingerprint=not args.no_fingerprint,
+            progress=lambda text, i=index, e=entry: progress(f"[{i}/{total}] {e.name}: {text}"))
+        rows.append(row)
+        progress(f"[{index}/{total}] {entry.name}: {row['verdict']} ({row['seconds']:.1f} s)")
+    end_progress()
+    rows += skipped_rows(found.skipped)
+    conforms = all(r["verdict"] == "pass" for r in rows if r["verdict"] != "skipped")
+    if args.json:
+        print_document(document({"verdict": "pass" if conforms else "fail", "entries": rows},
+                                seed=seed))
+    else:
+        print(render_matrix(rows))
+    return 0 if conforms else 1
+
+
+def render_matrix(rows: Sequence[dict]) -> str:
+    width = max([len(r["target"]) for r in rows] + [6])
+    lines = [f"{'target':{width}}  {'verdict':10} {'claim':44} {'minimal failing shape':22} "
+             "var. ratio"]
+    lines.append("-" * len(lines[0]))
+    notes = []
+    for row in rows:
+        example = row.get("counterexample") or {}
+        ratio = example.get("variance_ratio")
+        shape = "x".join(map(str, example["shape"])) if example else ""
+        claim = row.get("claim", row.get("reason", ""))
+        lines.append(f"{row['target']:{width}}  {row['verdict']:10} {claim[:44]:44} "
+                     f"{shape:22} {'' if ratio is None else f'{ratio:.4g}'}")
+        if row.get("error"):
+            notes.append(f"{row['target']}: error: {row['error']}")
+        if example:
+            notes.append(f"{row['target']}: reproduce: {example['reproduce']}")
+        if row.get("fingerprint"):
+            notes.append(f"{row['target']}: fingerprint: {row['fingerprint']['summary']}")
+            if row["fingerprint"].get("explanation"):
+                notes.append(f"{row['target']}: {row['fingerprint']['explanation']}")
+        if row.get("convention") and row["verdict"] != "pass":
+            notes.append(f"{row['target']}: documented convention: {row['convention']}")
+        if row["verdict"] == "skipped":
+            notes.append(f"{row['target']}: skipped: {row['reason']}")
+    counts = {v: sum(r["verdict"] == v for r in rows)
+              for v in ("pass", "fail", "suspicious", "error", "skipped")}
+    lines.append("")
+    lines += [textwrap.fill(note, width=100, subsequent_indent="    ") for note in notes]
+    lines.append("")
+    lines.append(", ".join(f"{n} {v}" for v, n in counts.items() if n))
+    return "\n".join(lines)

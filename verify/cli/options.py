@@ -1,0 +1,85 @@
+"""What the commands share on their command lines: the parser that reports bad usage in
+one line, the argument types, and the option groups several commands take."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+from verify.conformance import MAX_NUMEL
+from verify.fans import LAYOUTS
+from verify.seeding import DEFAULT_SEED
+from verify.targets import APIS
+
+
+class UsageError(Exception):
+    """Bad input: reported in one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, no usage dump
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+def integer(minimum: int, what: str):
+    """An argparse type: an integer of at least ``minimum``, described as ``what``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+        return value
+
+    return parse
+
+
+def target_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--api", choices=sorted(APIS), default="torch",
+                        help="calling convention of a user target (default: %(default)s)")
+    parser.add_argument("--kwargs", metavar="JSON", help="keyword arguments, a JSON object")
+    parser.add_argument("--layout", choices=LAYOUTS, help="tensor layout (default: the API's)")
+
+
+def run_options(parser: argparse.ArgumentParser, examples: int | None, what: str, *,
+                timeout: bool = True) -> None:
+    """The options the commands share: --seed, --json, --examples (unless ``examples`` is
+    None) and --timeout."""
+    parser.add_argument("--seed", type=integer(0, "a non-negative integer"), default=None,
+                        help=f"the run's seed (default: $VERIFY_SEED, else {DEFAULT_SEED})")
+    if examples is not None:
+        parser.add_argument("--examples", type=integer(1, "a positive integer"),
+                            default=examples, help=f"{what} (default: %(default)s)")
+    if timeout:
+        parser.add_argument("--timeout", type=positive_seconds, default=60.0,
+                            help="seconds one call may take (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def weight_shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(part) for part in text.replace("x", ",").split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers such as 64,32,3,3, got {text!r}"
+        ) from None
+    if not 2 <= len(shape) <= 5 or min(shape) < 1:
+        raise argparse.ArgumentTypeError(
+            f"a weight shape has 2 to 5 positive dimensions, got {text!r}")
+    if math.prod(shape) > MAX_NUMEL:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has {math.prod(shape)} entries, above the cap of {MAX_NUMEL}; "
+            "give smaller dimensions")
+    return shape

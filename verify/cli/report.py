@@ -1,0 +1,91 @@
+"""``python -m verify report``: the main job, claims, conformance, figures and statistics
+as one report."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+import time
+
+from verify.catalog import LIBRARIES
+from verify.cli.options import UsageError, integer, positive_seconds
+from verify.cli.output import end_progress
+from verify.seeding import DEFAULT_SEED, run_seed
+
+NAME = "report"
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        NAME, help="the main job: claims, conformance, figures and statistics as a report",
+        description="Test every claim, check every initializer of the installed libraries, "
+        "draw the figures and measure the checks; write index.html (self-contained), "
+        "report.md, report.json and figures/*.png into --out, replacing the previous report "
+        "only when the new one is complete.",
+    )
+    parser.add_argument("--out", default="reports", metavar="DIR",
+                        help="the report's directory (default: %(default)s)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a smoke run in under a minute: every section, tiny budgets")
+    parser.add_argument("--libraries", nargs="+", default=["all"], metavar="LIB",
+                        choices=[*LIBRARIES, "all"],
+                        help=f"libraries to check, of {', '.join(LIBRARIES)} "
+                        "(default: all that are installed)")
+    parser.add_argument("--seed", type=integer(0, "a non-negative integer"), default=None,
+                        help=f"the run's seed (default: $VERIFY_SEED, else {DEFAULT_SEED})")
+    parser.add_argument("--timeout", type=positive_seconds, default=60.0,
+                        help="seconds one call of an initializer may take (default: "
+                        "%(default)s)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from verify import report
+
+    seed = args.seed if args.seed is not None else run_seed()
+    out = writable_directory(args.out)
+    libraries = None if "all" in args.libraries else tuple(dict.fromkeys(args.libraries))
+    settings = (report.Settings.quick_run(seed, libraries) if args.quick
+                else report.Settings(seed=seed, libraries=libraries))
+    settings = dataclasses.replace(settings, timeout=args.timeout)
+    words = ["python -m verify report", f"--out {shlex.quote(args.out)}", f"--seed {seed}"]
+    if args.quick:
+        words.append("--quick")
+    if libraries:
+        words.append("--libraries " + " ".join(libraries))
+    start = time.perf_counter()
+    try:
+        document = report.run(out, settings, command=" ".join(words))
+    except KeyboardInterrupt:
+        kept = ("the previous report there is intact" if (out / "index.html").exists()
+                else "there was no report there before")
+        end_progress()
+        print(f"interrupted: nothing was written to {out}; {kept}", file=sys.stderr)
+        return 130
+    elapsed = time.perf_counter() - start
+    print(report.summary_table(document, Path(args.out), elapsed))
+    print(f"\nreport written to {out / 'index.html'} (seed {seed}, {elapsed:.0f} s)")
+    return 0
+
+
+def writable_directory(path_text: str):
+    """The report directory, refused now (exit 2) if it cannot be written later."""
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path_text)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {path_text} is a file: give a directory")
+    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise UsageError(f"--out {path_text}: {existing} is not a directory")
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise UsageError(f"--out {path_text}: {existing} is not writable "
+                         f"({error.strerror}); choose another directory") from None
+    return path

@@ -1,0 +1,25 @@
+"""``TARGET`` on the command line: a catalog name or a user's ``package.module:attribute``."""
+
+from __future__ import annotations
+
+from verify.cli.options import UsageError
+
+
+def resolve_target(name: str, api: str, kwargs_text: str | None):
+    """``(target, catalog entry or None)`` for a catalog name or a user target."""
+    from verify import catalog
+    from verify.targets import parse_kwargs, user_target
+
+    kwargs = parse_kwargs(kwargs_text)
+    library = catalog.library_of(name)
+    if library in catalog.LIBRARIES and ":" in name and not kwargs:
+        found = catalog.load([library])
+        if library in found.skipped:
+            raise UsageError(found.skipped[library])
+        try:
+            entry = found.find(name)
+        except KeyError:
+            entry = None
+        if entry is not None:
+            return entry.build(), entry
+    return user_target(name, api, kwargs), None
