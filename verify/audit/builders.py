@@ -110,6 +110,9 @@ def seeded(api: str, function: Callable, kwargs: Mapping[str, Any]) -> Callable[
             torch.default_generator.manual_seed(seed % 2**63)
             return function(**kwargs)
     elif api == "keras":
+        from verify.adapters.keras import choose_backend
+
+        choose_backend()  # before Keras loads: JAX unless KERAS_BACKEND says otherwise
         keras = require("keras")
 
         def make(seed: int):
@@ -131,7 +134,8 @@ def seeded(api: str, function: Callable, kwargs: Mapping[str, Any]) -> Callable[
             if not hasattr(module, "init"):
                 raise BuildError(f"a linen builder must return (module, *example_inputs); "
                                  f"got a {type(module).__name__} first")
-            return module, module.init(jax.random.key(seed32(seed)), *inputs)
+            # the inputs go on to the walker: one traced call names every layer type
+            return module, module.init(jax.random.key(seed32(seed)), *inputs), *inputs
     elif api == "mlx":
         mx = require("mlx.core", "mlx")
 
