@@ -124,13 +124,19 @@ def build_layer(api: str, name: str, kwargs: dict) -> object:
     ``layers.Dense``, ``Linear``, ``Dense``, ``nn.Linear``) built with ``kwargs``, in the
     form the audit's builder takes for ``api``:
 
-    * ``torch``: the module; ``mlx``: the module;
+    * ``torch``: the module (a lazy one, ``nn.LazyLinear``, called once on zeros of
+      ``kwargs["input_shape"]`` so that it has its parameters); ``mlx``: the module;
     * ``keras``: the layer, built: ``kwargs["input_shape"]`` (a shape, or a list of shapes
       for ``MultiHeadAttention``: query, value[, key]) with a batch axis, or a default
       per layer type (:data:`verify.layers.keras_layers.DEFAULT_INPUT_SHAPES`);
     * ``nnx``: a function ``fn(rngs)`` that builds the module;
     * ``linen``: ``(module, *example_inputs)``, the inputs from ``kwargs["input_shape"]``
       or a default per layer type.
+
+    A layer argument (a recurrent layer's cell, the layer ``Bidirectional`` wraps, the
+    encoder layer of ``nn.TransformerEncoder``) is written ``{"layer": NAME, "kwargs":
+    {...}}`` and built first, so that ``kwargs`` stay JSON (an audit's replay line).
+    :data:`verify.layers.examples.EXAMPLES` has arguments for every registered type.
 
     A name not in the registry or ``kwargs`` the layer refuses raise ``ValueError``.
     """

@@ -291,6 +291,24 @@ def find_handler(cls: type, handlers: Mapping[str, Handler],
     return None
 
 
+NESTED_KEYS = frozenset({"layer", "kwargs"})
+
+
+def is_nested_layer(value: object) -> bool:
+    """Is ``value`` a layer argument written ``{"layer": NAME, "kwargs": {...}}``?"""
+    return isinstance(value, Mapping) and "layer" in value and set(value) <= NESTED_KEYS
+
+
+def nested_layers(kwargs: Mapping, construct: Callable[[str, dict], object]) -> dict:
+    """``kwargs`` with each layer argument written ``{"layer": NAME, "kwargs": {...}}`` (the
+    cell of a recurrent layer, the layer a ``Bidirectional`` wraps, the encoder layer of a
+    ``TransformerEncoder``) replaced by ``construct(NAME, its kwargs)``, innermost first: so
+    the arguments of a composite layer stay JSON, and its replay line works."""
+    return {key: construct(str(value["layer"]), nested_layers(value.get("kwargs", {}),
+                                                              construct))
+            if is_nested_layer(value) else value for key, value in kwargs.items()}
+
+
 def to_numpy(value: object) -> tuple[np.ndarray, str]:
     """Values of a torch, JAX, MLX or NumPy array as NumPy (float16 and bfloat16 as
     float32), and the dtype's name as the framework gives it."""

@@ -30,6 +30,7 @@ from verify.layers.common import (
     fan_role,
     find_handler,
     glorot_uniform,
+    nested_layers,
     qualified_name,
     shape_fans,
     split_einsum,
@@ -395,9 +396,7 @@ DEFAULT_INPUT_SHAPES: dict[str, object] = {
 ``input_shape``; other layers take ``(2, 8)``."""
 
 
-def build(name: str, kwargs: dict) -> object:
-    """A built layer of the catalog name ``layers.Dense`` (``kwargs['input_shape']`` or
-    :data:`DEFAULT_INPUT_SHAPES` for the build)."""
+def _layer_class(name: str) -> type:
     import keras
 
     short = name.removeprefix("keras.").removeprefix("layers.")
@@ -405,9 +404,23 @@ def build(name: str, kwargs: dict) -> object:
     if not isinstance(cls, type) or find_handler(cls, HANDLERS, layer_name) is None:
         raise ValueError(f"keras layer {name!r} is not in the registry: use layers.<Name> "
                          f"with one of {', '.join(sorted(n.split('.')[-1] for n in HANDLERS))}")
+    return cls
+
+
+def _construct(name: str, kwargs: dict) -> object:
+    return _layer_class(name)(**kwargs)
+
+
+def build(name: str, kwargs: dict) -> object:
+    """A built layer of the catalog name ``layers.Dense`` (``kwargs['input_shape']`` or
+    :data:`DEFAULT_INPUT_SHAPES` for the build). A layer argument written ``{"layer":
+    "layers.LSTMCell", "kwargs": {...}}`` (the cell of ``RNN``, the layer of
+    ``Bidirectional``) is constructed first."""
+    cls = _layer_class(name)
+    short = cls.__name__
     input_shape = kwargs.pop("input_shape", DEFAULT_INPUT_SHAPES.get(short, (2, 8)))
     try:
-        layer = cls(**kwargs)
+        layer = cls(**nested_layers(kwargs, _construct))
         if short == "MultiHeadAttention":
             layer.build(*[tuple(s) for s in input_shape])
         else:

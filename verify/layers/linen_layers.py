@@ -23,6 +23,7 @@ from verify.layers.common import (
     Site,
     composite,
     find_handler,
+    nested_layers,
     qualified_name,
     to_numpy,
     unknown_role,
@@ -224,24 +225,41 @@ convolution takes ``(2, 16, ..., 16, 4)`` with as many 16s as its kernel has axe
 ``Embed`` integer ids ``(2, 5)``, other layers ``(2, 8)``."""
 
 
+def _layer_class(name: str) -> type:
+    """The registered class of ``Dense`` or of a dotted path in the package,
+    ``recurrent.DenseParams``."""
+    import flax.linen as nn
+
+    short = name.removeprefix("flax.").removeprefix("linen.")
+    cls = nn
+    for part in short.split("."):
+        cls = getattr(cls, part, None)
+    if not isinstance(cls, type) or find_handler(cls, HANDLERS, layer_name) is None:
+        raise ValueError(f"linen layer {name!r} is not in the registry: use one of "
+                         f"{', '.join(sorted(n.removeprefix('flax.linen.') for n in HANDLERS))}")
+    return cls
+
+
+def _construct(name: str, kwargs: dict) -> object:
+    return _layer_class(name)(**kwargs)
+
+
 def build(name: str, kwargs: dict) -> tuple:
     """``(module, example_input)`` for ``flax.linen.<name>(**kwargs)`` (a recurrent cell:
     ``(module, carry, example_input)``); ``kwargs['input_shape']`` or
     :data:`DEFAULT_INPUT_SHAPES` gives the input's shape. A ``BatchNorm`` without
-    ``use_running_average`` gets ``True``."""
+    ``use_running_average`` gets ``True``. A layer argument written ``{"layer": "LSTMCell",
+    "kwargs": {...}}`` (the cell of ``RNN``) is constructed first."""
     import flax.linen as nn
     import jax.numpy as jnp
 
-    short = name.removeprefix("flax.").removeprefix("linen.")
-    cls = getattr(nn, short, None)
-    if not isinstance(cls, type) or find_handler(cls, HANDLERS, layer_name) is None:
-        raise ValueError(f"linen layer {name!r} is not in the registry: use one of "
-                         f"{', '.join(sorted(n.split('.')[-1] for n in HANDLERS))}")
+    cls = _layer_class(name)
+    short = cls.__name__
     shape = kwargs.pop("input_shape", None)
     if short == "BatchNorm":
         kwargs.setdefault("use_running_average", True)
     try:
-        module = cls(**kwargs)
+        module = cls(**nested_layers(kwargs, _construct))
     except TypeError as error:
         raise ValueError(f"linen {short} does not take {kwargs}: {error}") from None
     if shape is None:

@@ -17,6 +17,7 @@ from verify.layers.common import (
     Site,
     composite,
     find_handler,
+    nested_layers,
     qualified_name,
     to_numpy,
     unknown_role,
@@ -137,9 +138,7 @@ def walk(model: object) -> list[Param]:
     return params
 
 
-def build(name: str, kwargs: dict) -> object:
-    """``fn(rngs)`` building ``flax.nnx.<name>(**kwargs, rngs=rngs)``; the arguments are
-    checked against the constructor's signature now."""
+def _layer_class(name: str) -> type:
     from flax import nnx
 
     short = name.removeprefix("flax.").removeprefix("nnx.")
@@ -147,12 +146,34 @@ def build(name: str, kwargs: dict) -> object:
     if not isinstance(cls, type) or find_handler(cls, HANDLERS, layer_name) is None:
         raise ValueError(f"nnx layer {name!r} is not in the registry: use one of "
                          f"{', '.join(sorted(n.split('.')[-1] for n in HANDLERS))}")
+    return cls
+
+
+def _checked(name: str, kwargs: dict) -> type:
+    """The class of ``name``, once its constructor accepts ``kwargs`` (and ``rngs``)."""
+    cls = _layer_class(name)
     try:
         inspect.signature(cls.__init__).bind(None, **kwargs, rngs=None)
     except TypeError as error:
-        raise ValueError(f"nnx {short} does not take {kwargs}: {error}") from None
+        raise ValueError(f"nnx {cls.__name__} does not take {kwargs}: {error}") from None
+    return cls
+
+
+def build(name: str, kwargs: dict) -> object:
+    """``fn(rngs)`` building ``flax.nnx.<name>(**kwargs, rngs=rngs)``; the arguments are
+    checked against the constructor's signature now (``LinearGeneral``'s ``batch_axis`` may
+    have JSON's string keys, ``{"0": 6}``). A layer argument written ``{"layer":
+    "LSTMCell", "kwargs": {...}}`` (the cell of ``RNN``) is built first, from the same
+    ``rngs``."""
+    if isinstance(kwargs.get("batch_axis"), dict):  # JSON keys are strings; axes are ints
+        kwargs["batch_axis"] = {int(axis): size for axis, size in kwargs["batch_axis"].items()}
+    nested_layers(kwargs, _checked)
+    cls = _checked(name, kwargs)
 
     def make(rngs: object) -> object:
-        return cls(**kwargs, rngs=rngs)
+        def construct(inner: str, arguments: dict) -> object:
+            return _layer_class(inner)(**arguments, rngs=rngs)
+
+        return cls(**nested_layers(kwargs, construct), rngs=rngs)
 
     return make

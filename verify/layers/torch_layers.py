@@ -31,6 +31,7 @@ from verify.layers.common import (
     fan_role,
     find_handler,
     inverse_sqrt_uniform,
+    nested_layers,
     normal_law,
     qualified_name,
     shape_fans,
@@ -367,9 +368,9 @@ def walk(model: object) -> list[Param]:
     return params
 
 
-def build(name: str, kwargs: dict) -> object:
-    """A module of the catalog name ``nn.Linear`` (or ``transformers.pytorch_utils.Conv1D``)
-    built with ``kwargs``."""
+def _layer_class(name: str) -> type:
+    """The registered class of the catalog name ``nn.Linear`` (or a dotted path such as
+    ``transformers.pytorch_utils.Conv1D``)."""
     import importlib
 
     import torch
@@ -385,7 +386,38 @@ def build(name: str, kwargs: dict) -> object:
     if not isinstance(cls, type) or find_handler(cls, HANDLERS, layer_name) is None:
         raise ValueError(f"torch layer {name!r} is not in the registry: use one of "
                          f"{', '.join(sorted(HANDLERS))} (as nn.Name)")
+    return cls
+
+
+def _construct(name: str, kwargs: dict) -> object:
+    return _layer_class(name)(**kwargs)
+
+
+def build(name: str, kwargs: dict) -> object:
+    """A module of the catalog name ``nn.Linear`` (or ``transformers.pytorch_utils.Conv1D``)
+    built with ``kwargs``. A layer argument written ``{"layer": "nn.TransformerEncoderLayer",
+    "kwargs": {...}}`` is built first. A lazy module (``nn.LazyLinear``) creates its
+    parameters on one call, in eval mode (running statistics untouched), on zeros of
+    ``kwargs["input_shape"]``."""
+    import torch
+
+    cls = _layer_class(name)
+    input_shape = kwargs.pop("input_shape", None)
     try:
-        return cls(**kwargs)
+        module = cls(**nested_layers(kwargs, _construct))
     except (TypeError, ValueError, RuntimeError) as error:
         raise ValueError(f"cannot build torch {name} with {kwargs}: {error}") from None
+    if isinstance(module, torch.nn.modules.lazy.LazyModuleMixin) \
+            and module.has_uninitialized_params():
+        if input_shape is None:
+            raise ValueError(f"torch {name} is lazy: give kwargs['input_shape'] (with the "
+                             "batch axis), the shape of the input that creates its parameters")
+        training = module.training
+        try:
+            with torch.no_grad():
+                module.eval()(torch.zeros(tuple(input_shape)))
+        except (TypeError, ValueError, RuntimeError) as error:
+            raise ValueError(f"cannot call torch {name} on an input of shape "
+                             f"{tuple(input_shape)}: {error}") from None
+        module.train(training)
+    return module

@@ -1,0 +1,266 @@
+"""Constructor arguments for every registered layer type: what the report audits.
+
+:data:`EXAMPLES` maps an api and a layer's catalog name (as :func:`verify.layers.build_layer`
+takes it, and as an audit target after ``api:``, e.g. ``torch:nn.Conv2d``) to the
+keyword arguments it is built with. They are chosen so that the semantic fans differ from
+the fans a framework reads off the stored shape wherever they can (fan-in different from
+fan-out, groups, strides, ``kdim != embed_dim``, batch axes, einsum equations with
+batched axes), and small: each layer's audit takes a few seconds at most.
+
+Every argument is JSON (so an audit's replay line rebuilds the layer): a layer argument
+is written ``{"layer": NAME, "kwargs": {...}}``, and a layer that needs an input to exist
+(Keras and Linen layers, PyTorch's lazy modules) takes ``input_shape`` with its batch axis.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+
+PREFIXES = {"torch": "torch.", "keras": "keras.", "nnx": "flax.nnx.", "linen": "flax.linen.",
+            "mlx": "mlx."}
+"""What a registered name (``torch.nn.Linear``) has before its catalog name (``nn.Linear``)."""
+
+NEEDS = {("torch", "transformers.pytorch_utils.Conv1D"): "transformers"}
+"""Layer types of an api's registry that another package provides."""
+
+
+def _torch() -> dict[str, dict]:
+    conv = {"Conv1d": {"in_channels": 60, "out_channels": 120, "kernel_size": 5, "stride": 2,
+                       "groups": 3},
+            "Conv2d": {"in_channels": 32, "out_channels": 64, "kernel_size": 3, "stride": 2,
+                       "groups": 4},
+            "Conv3d": {"in_channels": 8, "out_channels": 16, "kernel_size": 3,
+                       "stride": [1, 2, 2], "groups": 2},
+            "ConvTranspose1d": {"in_channels": 40, "out_channels": 60, "kernel_size": 4,
+                                "stride": 2, "groups": 2},
+            "ConvTranspose2d": {"in_channels": 16, "out_channels": 48, "kernel_size": 3,
+                                "stride": 3},
+            "ConvTranspose3d": {"in_channels": 4, "out_channels": 8, "kernel_size": 2,
+                                "stride": 2}}
+    lazy_inputs = {"Conv1d": [1, 60, 9], "Conv2d": [1, 32, 5, 5], "Conv3d": [1, 8, 3, 3, 3],
+                   "ConvTranspose1d": [1, 40, 3], "ConvTranspose2d": [1, 16, 2, 2],
+                   "ConvTranspose3d": [1, 4, 2, 2, 2]}
+    statistics = {"affine": True, "track_running_stats": True}
+    encoder = {"d_model": 32, "nhead": 4, "dim_feedforward": 64}
+    examples: dict[str, dict] = {
+        "nn.Linear": {"in_features": 300, "out_features": 70},
+        "nn.LazyLinear": {"out_features": 70, "input_shape": [2, 300]},
+        "nn.Bilinear": {"in1_features": 20, "in2_features": 30, "out_features": 40},
+        "transformers.pytorch_utils.Conv1D": {"nf": 70, "nx": 300},
+        **{f"nn.{name}": kwargs for name, kwargs in conv.items()},
+        **{f"nn.Lazy{name}": {**{k: v for k, v in kwargs.items() if k != "in_channels"},
+                              "input_shape": lazy_inputs[name]}
+           for name, kwargs in conv.items()},
+        "nn.MultiheadAttention": {"embed_dim": 64, "num_heads": 4, "kdim": 32, "vdim": 48,
+                                  "add_bias_kv": True},
+        "nn.RNN": {"input_size": 20, "hidden_size": 50, "num_layers": 2},
+        "nn.LSTM": {"input_size": 20, "hidden_size": 50, "proj_size": 10,
+                    "bidirectional": True},
+        "nn.GRU": {"input_size": 30, "hidden_size": 40, "num_layers": 2, "bidirectional": True},
+        "nn.RNNCell": {"input_size": 20, "hidden_size": 50},
+        "nn.LSTMCell": {"input_size": 20, "hidden_size": 50},
+        "nn.GRUCell": {"input_size": 30, "hidden_size": 40},
+        "nn.Embedding": {"num_embeddings": 1000, "embedding_dim": 32, "padding_idx": 3},
+        "nn.EmbeddingBag": {"num_embeddings": 1000, "embedding_dim": 32},
+        "nn.LayerNorm": {"normalized_shape": [64]},
+        "nn.RMSNorm": {"normalized_shape": [64]},
+        "nn.GroupNorm": {"num_groups": 4, "num_channels": 64},
+        "nn.SyncBatchNorm": {"num_features": 8},
+        "nn.PReLU": {"num_parameters": 5},
+        "nn.TransformerEncoderLayer": dict(encoder),
+        "nn.TransformerDecoderLayer": dict(encoder),
+        "nn.TransformerEncoder": {"encoder_layer": {"layer": "nn.TransformerEncoderLayer",
+                                                    "kwargs": dict(encoder)},
+                                  "num_layers": 2, "enable_nested_tensor": False},
+        "nn.TransformerDecoder": {"decoder_layer": {"layer": "nn.TransformerDecoderLayer",
+                                                    "kwargs": dict(encoder)},
+                                  "num_layers": 2},
+        "nn.Transformer": {"d_model": 32, "nhead": 4, "num_encoder_layers": 1,
+                           "num_decoder_layers": 1, "dim_feedforward": 64, "batch_first": True},
+    }
+    for rank in (1, 2, 3):
+        examples[f"nn.BatchNorm{rank}d"] = {"num_features": 8}
+        examples[f"nn.InstanceNorm{rank}d"] = {"num_features": 8, **statistics}
+        examples[f"nn.LazyBatchNorm{rank}d"] = {"input_shape": [2, 8, *(3,) * rank]}
+        examples[f"nn.LazyInstanceNorm{rank}d"] = {**statistics,
+                                                   "input_shape": [2, 8, *(3,) * rank]}
+    return examples
+
+
+def _keras() -> dict[str, dict]:
+    return {
+        "layers.Dense": {"units": 70, "input_shape": [2, 300]},
+        # kernel (16, 40, 24) = b, c, d: b is batched (in the input and the output)
+        "layers.EinsumDense": {"equation": "abc,bcd->abd", "output_shape": [16, 24],
+                               "input_shape": [2, 16, 40]},
+        "layers.Conv1D": {"filters": 120, "kernel_size": 5, "strides": 2, "groups": 3,
+                          "input_shape": [2, 32, 60]},
+        "layers.Conv2D": {"filters": 64, "kernel_size": 3, "strides": 2, "groups": 4,
+                          "input_shape": [2, 16, 16, 32]},
+        "layers.Conv3D": {"filters": 16, "kernel_size": 3, "strides": [1, 2, 2], "groups": 2,
+                          "input_shape": [2, 8, 8, 8, 8]},
+        "layers.Conv1DTranspose": {"filters": 60, "kernel_size": 4, "strides": 2,
+                                   "input_shape": [2, 16, 40]},
+        "layers.Conv2DTranspose": {"filters": 48, "kernel_size": 3, "strides": 3,
+                                   "input_shape": [2, 8, 8, 16]},
+        "layers.Conv3DTranspose": {"filters": 8, "kernel_size": 2, "strides": 2,
+                                   "input_shape": [2, 4, 4, 4, 4]},
+        "layers.DepthwiseConv1D": {"kernel_size": 5, "depth_multiplier": 3,
+                                   "input_shape": [2, 32, 40]},
+        "layers.DepthwiseConv2D": {"kernel_size": 3, "depth_multiplier": 2, "strides": 3,
+                                   "input_shape": [2, 16, 16, 32]},
+        "layers.SeparableConv1D": {"filters": 24, "kernel_size": 3, "depth_multiplier": 2,
+                                   "input_shape": [2, 32, 16]},
+        "layers.SeparableConv2D": {"filters": 24, "kernel_size": 3,
+                                   "input_shape": [2, 16, 16, 16]},
+        "layers.Embedding": {"input_dim": 1000, "output_dim": 32, "input_shape": [2, 5]},
+        "layers.LayerNormalization": {"input_shape": [2, 16]},
+        "layers.BatchNormalization": {"input_shape": [2, 16]},
+        "layers.GroupNormalization": {"groups": 4, "input_shape": [2, 16]},
+        "layers.RMSNormalization": {"input_shape": [2, 16]},
+        "layers.PReLU": {"input_shape": [2, 16]},
+        # small recurrent layers: Keras draws the recurrent kernels orthogonal (a QR per
+        # build), which dominates a build's time at larger sizes
+        "layers.LSTMCell": {"units": 24, "input_shape": [2, 12]},
+        "layers.GRUCell": {"units": 24, "input_shape": [2, 16]},
+        "layers.SimpleRNNCell": {"units": 24, "input_shape": [2, 12]},
+        "layers.LSTM": {"units": 24, "input_shape": [2, 5, 12]},
+        "layers.GRU": {"units": 24, "input_shape": [2, 5, 16]},
+        "layers.SimpleRNN": {"units": 24, "input_shape": [2, 5, 12]},
+        "layers.RNN": {"cell": {"layer": "layers.LSTMCell", "kwargs": {"units": 24}},
+                       "input_shape": [2, 5, 12]},
+        "layers.Bidirectional": {"layer": {"layer": "layers.GRU", "kwargs": {"units": 24}},
+                                 "input_shape": [2, 5, 16]},
+        # query (2, 10, 64), value (2, 10, 32): kernels (64, 4, 16), (32, 4, 16), (4, 16, 64)
+        "layers.MultiHeadAttention": {"num_heads": 4, "key_dim": 16,
+                                      "input_shape": [[2, 10, 64], [2, 10, 32]]},
+    }
+
+
+def _nnx() -> dict[str, dict]:
+    norms = {name: {"num_features": 16} for name in ("LayerNorm", "RMSNorm", "BatchNorm",
+                                                     "InstanceNorm")}
+    return {
+        "Linear": {"in_features": 300, "out_features": 70},
+        # kernel (6, 16, 4, 8): a batch axis of 6 separate (16 -> 32) maps
+        "LinearGeneral": {"in_features": 16, "out_features": [4, 8], "batch_axis": {"0": 6}},
+        # kernel (8, 32, 16) = h, a, b: h is batched, a summed, b an output axis
+        "Einsum": {"einsum_str": "nta,hab->nthb", "kernel_shape": [8, 32, 16]},
+        "Conv": {"in_features": 32, "out_features": 64, "kernel_size": [3, 3], "strides": 2,
+                 "feature_group_count": 4},
+        "ConvTranspose": {"in_features": 16, "out_features": 48, "kernel_size": [3, 3],
+                          "strides": 3},
+        "Embed": {"num_embeddings": 1000, "features": 32},
+        **norms,
+        "GroupNorm": {"num_features": 16, "num_groups": 4},
+        "MultiHeadAttention": {"num_heads": 4, "in_features": 64, "qkv_features": 32,
+                               "out_features": 48, "decode": False},
+        "LSTMCell": {"in_features": 20, "hidden_features": 50},
+        "OptimizedLSTMCell": {"in_features": 20, "hidden_features": 50},
+        "GRUCell": {"in_features": 30, "hidden_features": 40},
+        "SimpleCell": {"in_features": 20, "hidden_features": 50},
+        "RNN": {"cell": {"layer": "LSTMCell", "kwargs": {"in_features": 20,
+                                                         "hidden_features": 50}}},
+    }
+
+
+def _linen() -> dict[str, dict]:
+    norm_input = [2, 3, 16]
+    attention = {"num_heads": 4, "qkv_features": 32, "out_features": 48,
+                 "input_shape": [2, 5, 64]}
+    return {
+        "Dense": {"features": 70, "input_shape": [2, 300]},
+        # kernel (6, 16, 4, 8): the input's axis 0 is a batch of 6 separate maps
+        "DenseGeneral": {"features": [4, 8], "batch_dims": [0], "input_shape": [6, 16]},
+        "Einsum": {"shape": [8, 32, 16], "einsum_str": "nta,hab->nthb",
+                   "input_shape": [2, 5, 32]},
+        "Conv": {"features": 64, "kernel_size": [3, 3], "strides": 2,
+                 "feature_group_count": 4, "input_shape": [1, 8, 8, 32]},
+        "ConvTranspose": {"features": 48, "kernel_size": [3, 3], "strides": [3, 3],
+                          "input_shape": [1, 4, 4, 16]},
+        "Embed": {"num_embeddings": 1000, "features": 32, "input_shape": [2, 5]},
+        "LayerNorm": {"input_shape": norm_input},
+        "RMSNorm": {"input_shape": norm_input},
+        "BatchNorm": {"use_running_average": False, "input_shape": norm_input},
+        "GroupNorm": {"num_groups": 4, "input_shape": norm_input},
+        "InstanceNorm": {"input_shape": norm_input},
+        "MultiHeadDotProductAttention": dict(attention),
+        "MultiHeadAttention": dict(attention),
+        "LSTMCell": {"features": 50, "input_shape": [2, 20]},
+        "OptimizedLSTMCell": {"features": 50, "input_shape": [2, 20]},
+        "GRUCell": {"features": 40, "input_shape": [2, 30]},
+        "SimpleCell": {"features": 50, "input_shape": [2, 20]},
+        "MGUCell": {"features": 50, "input_shape": [2, 20]},
+        "recurrent.DenseParams": {"features": 70, "input_shape": [2, 300]},
+        "RNN": {"cell": {"layer": "LSTMCell", "kwargs": {"features": 50}},
+                "input_shape": [2, 5, 20]},
+    }
+
+
+def _mlx() -> dict[str, dict]:
+    norm = {"dims": 16}
+    transformer = {"dims": 32, "num_heads": 4, "mlp_dims": 64}
+    return {
+        "nn.Linear": {"input_dims": 300, "output_dims": 70},
+        "nn.Bilinear": {"input1_dims": 20, "input2_dims": 30, "output_dims": 40},
+        "nn.Conv1d": {"in_channels": 60, "out_channels": 120, "kernel_size": 5, "stride": 2,
+                      "groups": 3},
+        "nn.Conv2d": {"in_channels": 32, "out_channels": 64, "kernel_size": 3, "stride": 2,
+                      "groups": 4},
+        "nn.Conv3d": {"in_channels": 8, "out_channels": 16, "kernel_size": 3,
+                      "stride": [1, 2, 2]},
+        "nn.ConvTranspose1d": {"in_channels": 40, "out_channels": 60, "kernel_size": 4,
+                               "stride": 2},
+        "nn.ConvTranspose2d": {"in_channels": 16, "out_channels": 48, "kernel_size": 3,
+                               "stride": 3},
+        "nn.ConvTranspose3d": {"in_channels": 4, "out_channels": 8, "kernel_size": 2,
+                               "stride": 2},
+        "nn.Embedding": {"num_embeddings": 1000, "dims": 32},
+        "nn.RNN": {"input_size": 20, "hidden_size": 50},
+        "nn.GRU": {"input_size": 30, "hidden_size": 40},
+        "nn.LSTM": {"input_size": 20, "hidden_size": 50},
+        "nn.LayerNorm": dict(norm),
+        "nn.RMSNorm": dict(norm),
+        "nn.GroupNorm": {"num_groups": 4, "dims": 16},
+        "nn.BatchNorm": {"num_features": 16},
+        "nn.InstanceNorm": {"dims": 16, "affine": True},
+        "nn.PReLU": {"num_parameters": 5},
+        "nn.MultiHeadAttention": {"dims": 64, "num_heads": 4, "query_input_dims": 32,
+                                  "value_dims": 48, "bias": True},
+        "nn.TransformerEncoderLayer": dict(transformer),
+        "nn.TransformerDecoderLayer": dict(transformer),
+        "nn.TransformerEncoder": {"num_layers": 2, **transformer},
+        "nn.TransformerDecoder": {"num_layers": 2, **transformer},
+        "nn.Transformer": {**transformer, "num_encoder_layers": 1, "num_decoder_layers": 1},
+    }
+
+
+EXAMPLES: dict[str, dict[str, dict]] = {"torch": _torch(), "keras": _keras(),
+                                        "nnx": _nnx(), "linen": _linen(), "mlx": _mlx()}
+"""api -> catalog name -> constructor arguments (JSON)."""
+
+
+def registered_name(api: str, name: str) -> str:
+    """The registry's name (``torch.nn.Linear``) of a catalog name (``nn.Linear``)."""
+    from verify.layers import LAYERS
+
+    if api not in PREFIXES:
+        raise ValueError(f"api {api!r} has no layers: use one of {', '.join(PREFIXES)}")
+    return name if name in LAYERS[api] else PREFIXES[api] + name
+
+
+def layer_targets(api: str) -> list[tuple[str, dict]]:
+    """``(target, kwargs)`` for every example of ``api`` (``("torch:nn.Linear",
+    {"in_features": 300, ...})``), in catalog order, leaving out layer types whose
+    package (beyond the framework) is not installed."""
+    if api not in EXAMPLES:
+        raise ValueError(f"api {api!r} has no layer examples: use one of "
+                         f"{', '.join(EXAMPLES)}")
+    targets = []
+    for name, kwargs in sorted(EXAMPLES[api].items()):
+        package = NEEDS.get((api, name))
+        if package is not None and importlib.util.find_spec(package) is None:
+            continue
+        targets.append((f"{api}:{name}", copy.deepcopy(kwargs)))
+    return targets
