@@ -23,6 +23,7 @@ RUNS = {
     "conformance": ["conformance", "--library", "torch", "--examples", "1", "--no-fingerprint"],
     "fingerprint": ["fingerprint", "torch:kaiming_normal_"],
     "compare": ["compare", "torch:kaiming_normal_", "torch:kaiming_uniform_", "--layer", "16,8"],
+    "audit": ["audit", "torch:nn.Linear", "--kwargs", '{"in_features": 16, "out_features": 8}'],
     "measure": ["measure", "--quick", "--runs", "1", "--trials", "1", "--no-explore"],
 }
 """The quick run of each command that has ``--json``."""
@@ -35,6 +36,7 @@ FIELDS = {
     "fingerprint": {"target", "scheme", "gain", "gain_interval", "mode", "distribution",
                     "variance_law", "layout", "verdict_confidence", "summary", "shapes"},
     "compare": {"targets", "equivalent", "layers", "ratio_law", "fingerprints", "notes"},
+    "audit": {"verdict", "target", "api", "builds", "tensors", "findings", "replay"},
     "measure": {"budget", "null", "power", "peers", "seconds"},
 }
 """The fields each command documents besides the three every document has."""
