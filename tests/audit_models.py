@@ -281,3 +281,16 @@ def broken_norm_scale(layers: int = 2) -> nn.Module:
     model = Stack(layers).own_scheme()
     nn.init.constant_(model.norm.weight, 0.5)
     return model
+
+
+# --- an embedding's padding row -------------------------------------------------------------
+
+def correct_padding_row(vocabulary: int = 100) -> nn.Module:
+    return nn.Embedding(vocabulary, WIDTH, padding_idx=0)
+
+
+def broken_padding_row(vocabulary: int = 100) -> nn.Module:
+    """A re-init that draws over the padding row, which torch documents as zeros."""
+    embedding = nn.Embedding(vocabulary, WIDTH, padding_idx=0)
+    nn.init.normal_(embedding.weight, std=0.02)
+    return embedding

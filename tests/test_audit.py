@@ -220,3 +220,12 @@ def test_reinitialized_on_load():
         ("extra.weight",)]
     correct = audit_model(models.correct_pretrained, api="torch", seed=SEED)
     assert "reinitialized-on-load" not in kinds(correct), correct.table()
+
+
+def test_padding_row():
+    correct = audit_model(models.correct_padding_row, api="torch", seed=SEED)
+    assert correct.verdict == "pass", correct.table()
+    assert correct.tensors[0].status == "default"  # N(0, 1) on the other rows
+    broken = audit_model(models.broken_padding_row, api="torch", seed=SEED)
+    [finding] = [f for f in broken.findings if f.blocking]
+    assert finding.kind == "constant" and "padding row 0" in finding.detail
