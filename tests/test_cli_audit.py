@@ -114,7 +114,7 @@ def test_a_transformers_architecture_with_its_builtin_spec(capsys):
     status, out, _ = run(capsys, "transformers:GPT2Model", "--examples", "2", "--json")
     document = json.loads(out)
     assert status == 0, [f for f in document["findings"] if f["blocking"]]
-    assert document["spec"].endswith("GPT2Model.toml")
+    assert document["spec"] == "verify/audit/specs/GPT2Model.toml (built in)"
     proj = next(t for t in document["tensors"] if t["name"] == "h.1.attn.c_proj.weight")
     assert proj["expected"]["std"] == pytest.approx(0.02 / 2)  # 2 layers: 0.02 / sqrt(4)
     assert proj["expected"]["source"] == "paper"

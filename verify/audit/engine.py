@@ -480,7 +480,8 @@ _NO_LAW = TensorLaw(family="constant", value=0.0)
 
 def _padding_rows(param, spec, config) -> tuple[int, ...]:
     """The padding row a spec's rule names for ``param``, if any and inside the tensor."""
-    rule = spec.rule_for(param.names) if spec is not None else None
+    rule_for = getattr(spec, "rule_for", None)  # a spec-like object may have no rules
+    rule = rule_for(param.names) if rule_for is not None else None
     index = rule.padding_index(config) if rule is not None else None
     if index is None or not param.shape or not 0 <= index < param.shape[0]:
         return ()

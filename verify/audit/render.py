@@ -20,6 +20,9 @@ def render(result: AuditResult, *, rows: int = MAX_ROWS) -> str:
         return "\n".join(lines)
     if result.spec:
         lines.append(f"  spec: {result.spec}")
+    if result.explored:
+        lines.append(f"  configs explored: {result.explored['audits']} audits of configs "
+                     "hypothesis drew around the starting one")
     lines += [f"  warning: {w}" for w in result.warnings]
     lines.append("")
     header = f"  {'tensor':<44} {'shape':<16} {'role':<26} {'status':<11} {'std':>9}  law"
