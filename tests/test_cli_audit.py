@@ -119,3 +119,33 @@ def test_a_transformers_architecture_with_its_builtin_spec(capsys):
     assert proj["expected"]["std"] == pytest.approx(0.02 / 2)  # 2 layers: 0.02 / sqrt(4)
     assert proj["expected"]["source"] == "paper"
     assert {f["kind"] for f in document["findings"]} == {"doc-mismatch"}
+
+
+def test_conformance_takes_the_same_waiver_file(capsys, monkeypatch, tmp_path):
+    """An entry whose claim it fails (xavier_uniform_ claimed as He normal) is waived by
+    kind and target; the run passes, and the row says why."""
+    import dataclasses
+
+    from verify import catalog
+    from verify.schemes import InitSpec
+
+    entry = catalog.load(["torch"]).find("torch:xavier_uniform_")
+    wrong = dataclasses.replace(entry, claim=InitSpec("he", "normal", "oihw"))
+    monkeypatch.setattr(catalog, "load", lambda libraries=None: catalog.Catalog([wrong], {}))
+    argv = ["conformance", "--examples", "1", "--no-fingerprint", "--seed", str(SEED)]
+    assert main([*argv, "--json"]) == 1
+    capsys.readouterr()
+    waive = tmp_path / "waive.toml"
+    waive.write_text('[[waive]]\nkind = "variance"\ntensors = "*"\n'
+                     'target = "torch:xavier_*"\nreason = "known"\nlink = "https://x.org/1"\n')
+    assert main([*argv, "--waive", str(waive), "--json"]) == 0
+    [row] = json.loads(capsys.readouterr().out)["entries"]
+    assert row["verdict"] == "fail" and row["waived"]["reason"] == "known"
+
+
+def test_a_spec_that_names_no_tensor_is_bad_input(capsys, tmp_path):
+    spec = tmp_path / "spec.toml"
+    spec.write_text('"encoder.*.weight" = "normal(std=0.02)"\n')
+    status, out, err = run(capsys, f"{MODELS}:correct_defaults", "--spec", str(spec))
+    assert status == 2 and out == ""
+    assert "names no tensor" in err and "'0.weight'" in err

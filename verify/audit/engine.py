@@ -346,6 +346,10 @@ def run(builder: Builder, *, spec: Any = None, waivers: Sequence[Waiver] = (), s
     by_name = {p.name: p for p in params}
     names = [n for p in params for n in p.names]
     if spec is not None:
+        rules = getattr(spec, "rules", None)
+        if rules and len(spec.unmatched(names)) == len(rules):
+            raise BuildError(f"the spec {spec.origin} names no tensor of {builder.target}: "
+                             f"none of its globs matches a name such as {names[0]!r}")
         for glob in spec.unmatched(names):
             result.warnings.append(f"the spec's rule {glob!r} matches no tensor of "
                                    f"{builder.target}")
