@@ -229,3 +229,14 @@ def test_padding_row():
     broken = audit_model(models.broken_padding_row, api="torch", seed=SEED)
     [finding] = [f for f in broken.findings if f.blocking]
     assert finding.kind == "constant" and "padding row 0" in finding.detail
+
+
+def test_known_buffers():
+    """``inv_freq`` must hold 1 / theta^(2i / d), theta the config's rope_theta (here the
+    builder's keyword default)."""
+    correct = audit_model(models.correct_rotary, api="torch", seed=SEED)
+    assert correct.verdict == "pass", correct.table()
+    broken = audit_model(models.broken_rotary, api="torch", seed=SEED)
+    [finding] = broken.findings
+    assert finding.kind == "constant" and finding.tensors == ("inv_freq",)
+    assert "7 of 8 entries differ" in finding.detail

@@ -38,6 +38,7 @@ import numpy as np
 from scipy import special
 
 from verify import stats
+from verify.audit import buffers
 from verify.audit import tensors as battery_module
 from verify.audit.anomalies import doc_mismatches, nonfinite, reloaded, seeding, twins
 from verify.audit.builders import MAX_PARAMETERS, Builder, BuildError, check_model
@@ -462,6 +463,15 @@ def run(builder: Builder, *, spec: Any = None, waivers: Sequence[Waiver] = (), s
                            + _describe_failures(part.results),
                     expected="zeros", citation=part.law.citation))
 
+    for param in params:  # known buffers: position ids, rotary frequencies, masks
+        if param.buffer and param.name not in broken:
+            wrong = buffers.check(param.name, param.array, builder.config)
+            if wrong is not None:
+                reports[param.name].verdict = "fail"
+                findings.append(Finding(kind="constant", tensors=param.names,
+                                        detail=f"the buffer {param.name}: {wrong}",
+                                        citation=buffers.source(param.name, param.array,
+                                                                builder.config)))
     findings += _spec_findings(spec_units, pools, reports, by_name, builds, policy)
     findings += _default_findings(params, reports, builds.samples, policy)
     findings += twins(params, reports, policy)
