@@ -324,8 +324,10 @@ def _resample(units: list[_Unit], builds: _Builds, count: int, policy: Policy) -
 
 def run(builder: Builder, *, spec: Any = None, waivers: Sequence[Waiver] = (), seed: int,
         policy: Policy = DEFAULT_POLICY, progress: Callable | None = None,
-        reload: bool | None = None, max_builds: int = MAX_BUILDS) -> AuditResult:
-    """Audit the model ``builder`` builds (see the module's docstring)."""
+        reload: bool | None = None, max_builds: int = MAX_BUILDS,
+        families: bool = True) -> AuditResult:
+    """Audit the model ``builder`` builds (see the module's docstring). ``families=False``
+    leaves the measured families out (config exploration does not report them)."""
     start = time.perf_counter()
     result = AuditResult(target=builder.target, api=builder.api, seed=seed,
                          config=_jsonable(builder.config) if builder.model_class else
@@ -422,7 +424,8 @@ def run(builder: Builder, *, spec: Any = None, waivers: Sequence[Waiver] = (), s
             # a law per block (a Keras LSTM bias): the tensor follows its default or not
             results = [r for u in extra for r in u.results]
             unit = _Unit(names=(param.name,), law=extra[0].law, results=results)
-        measured = measure(builds.samples[param.name], rng=rng, policy=policy)
+        measured = measure(builds.samples[param.name], rng=rng, policy=policy,
+                           family=families)
         if param.name in broken:
             status, verdict, expected = ("spec" if laws[param.name] else "default"), "fail", \
                 laws[param.name]

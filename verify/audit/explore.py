@@ -57,7 +57,8 @@ def explore_configs(result: engine.AuditResult, builder, *, spec, waivers, examp
         outcome = engine.run(resolved, spec=spec, waivers=waivers,
                              seed=derive_seed(seed, "explore", json.dumps(merged,
                                                                            sort_keys=True)),
-                             policy=policy, reload=False, max_builds=BUILDS_PER_EXAMPLE)
+                             policy=policy, reload=False, max_builds=BUILDS_PER_EXAMPLE,
+                             families=False)
         for tensor in outcome.tensors:
             if tensor.fans and tensor.measured.std > 0 and not tensor.buffer:
                 profile.append({"role": re.sub(r"\.\d+\.", ".*.", tensor.name),
