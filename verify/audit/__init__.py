@@ -19,14 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from verify.audit.builders import (
-    BUILDER_APIS,
-    Builder,
-    BuildError,
-    resolve,
-    seeded,
-    signature_config,
-)
+from verify.audit.builders import BuildError, builder_of
 from verify.audit.engine import AuditResult, TensorReport
 from verify.audit.findings import KINDS, Finding, Waiver, load_waivers
 from verify.seeding import run_seed
@@ -79,17 +72,7 @@ def audit_model(
     from verify.audit import engine
 
     seed = run_seed() if seed is None else int(seed)
-    if isinstance(builder, str):
-        resolved = resolve(builder, api=api, kwargs=kwargs, config=config, timeout=timeout)
-    else:
-        api = api or "torch"
-        if api not in BUILDER_APIS:
-            raise BuildError(f"unknown api {api!r}: use one of {', '.join(BUILDER_APIS)}")
-        name = getattr(builder, "__qualname__", getattr(builder, "__name__", repr(builder)))
-        resolved = Builder(target=f"{getattr(builder, '__module__', '?')}:{name}", api=api,
-                           make=seeded(api, builder, kwargs or {}),
-                           config=signature_config(builder, kwargs or {}),
-                           kwargs=dict(kwargs or {}), timeout=timeout)
+    resolved = builder_of(builder, api=api, kwargs=kwargs, config=config, timeout=timeout)
     if isinstance(waivers, str | Path):
         waivers = load_waivers(waivers)
     resolved_spec = _spec(spec, resolved.model_class)
