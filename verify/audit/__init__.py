@@ -11,6 +11,8 @@ In Python, for a model library's own CI::
 :func:`audit_model` returns the :class:`~verify.audit.engine.AuditResult`;
 :func:`assert_audit_passes` raises ``AssertionError`` with the findings table and a
 replay line. The config strategies are :mod:`verify.audit.configs`.
+:func:`compare_models` compares two models (a model and its port to another framework)
+tensor by tensor (:mod:`verify.audit.compare`).
 """
 
 from __future__ import annotations
@@ -20,13 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from verify.audit.builders import BuildError, builder_of
+from verify.audit.compare import ModelComparison, compare_models
 from verify.audit.engine import AuditResult, TensorReport
 from verify.audit.findings import KINDS, Finding, Waiver, load_waivers
 from verify.seeding import run_seed
 from verify.stats import DEFAULT_POLICY, Policy
 
-__all__ = ["KINDS", "AuditResult", "BuildError", "Finding", "TensorReport", "Waiver",
-           "assert_audit_passes", "audit_model", "load_waivers"]
+__all__ = ["KINDS", "AuditResult", "BuildError", "Finding", "ModelComparison", "TensorReport",
+           "Waiver", "assert_audit_passes", "audit_model", "compare_models", "load_waivers"]
 
 
 def _spec(spec: Any, model_class: str | None):
