@@ -164,8 +164,9 @@ def test_cli_exit_statuses_and_json(capsys):
     assert {"models", "pairs", "unmatched_a", "unmatched_b", "equivalent"} <= document.keys()
     assert document["equivalent"] is True and document["seed"] == 3
     assert document["models"] == [
-        {"target": TORCH_MLP, "api": "torch", "kwargs": {}},
-        {"target": "tests.compare_models:mlp_explicit", "api": "torch", "kwargs": {}}]
+        {"target": TORCH_MLP, "api": "torch", "kwargs": {}, "config": {}},
+        {"target": "tests.compare_models:mlp_explicit", "api": "torch", "kwargs": {},
+         "config": {}}]
     pair = document["pairs"][0]
     assert {"a", "b", "tensor_a", "tensor_b", "shape_relation", "ratio_b_over_a",
             "ratio_interval", "same_variance", "same_mean", "same_family", "same",
@@ -181,6 +182,8 @@ def test_cli_exit_statuses_and_json(capsys):
     (["torch:nn.Linear", "torch:nn.Linear", "--map", "m.toml"], "--map applies with --models"),
     (["--models", TORCH_MLP, TORCH_MLP, "--kwargs-b", "[1]"], "--kwargs-b must be a JSON"),
     (["--models", TORCH_MLP, TORCH_MLP, "--api-a", "onnx"], "invalid choice"),
+    (["--models", TORCH_MLP, TORCH_MLP, "--config-a", '{"n_layer": 2}'],
+     "--config applies to transformers: targets"),
 ])
 def test_cli_bad_usage_is_one_line_and_exit_2(capsys, args, message):
     assert main(["compare", *args]) == 2

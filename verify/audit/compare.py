@@ -172,7 +172,7 @@ class ModelComparison:
     """The comparison of models A and B: matched pairs, the tensors left over, a verdict."""
 
     models: tuple[dict, dict]
-    """Per model: ``target``, ``api``, ``kwargs``."""
+    """Per model: ``target``, ``api``, ``kwargs``, ``config`` (the overrides given)."""
     seed: int
     builds: tuple[int, int] = (0, 0)
     name_map: str | None = None
@@ -435,6 +435,8 @@ def compare_models(
     api_b: str | None = None,
     kwargs_a: Mapping[str, Any] | None = None,
     kwargs_b: Mapping[str, Any] | None = None,
+    config_a: Mapping[str, Any] | None = None,
+    config_b: Mapping[str, Any] | None = None,
     name_map: NameMap | str | Path | None = None,
     seed: int | None = None,
     policy: Policy = DEFAULT_POLICY,
@@ -448,19 +450,24 @@ def compare_models(
     ``package.module:attribute``) or a builder function of its api (``api_a``,
     ``api_b``: ``torch``, the default, ``keras``, ``nnx``, ``linen``, ``mlx``,
     ``arrays``; see :mod:`verify.audit.builders`), called with ``kwargs_a`` /
-    ``kwargs_b``. ``name_map`` is a :class:`~verify.audit.mapping.NameMap` or a map
-    file's path. Raises :class:`~verify.audit.builders.BuildError` for a target that
-    cannot be built and :class:`~verify.audit.spec.SpecError` for a bad map.
+    ``kwargs_b``; ``config_a`` / ``config_b`` override fields of a ``transformers:``
+    target's config (a small config builds faster). ``name_map`` is a
+    :class:`~verify.audit.mapping.NameMap` or a map file's path. Raises
+    :class:`~verify.audit.builders.BuildError` for a target that cannot be built and
+    :class:`~verify.audit.spec.SpecError` for a bad map.
     """
     start = time.perf_counter()
     seed = run_seed() if seed is None else int(seed)
     if isinstance(name_map, str | Path):
         name_map = load_map(name_map)
-    builders = (builder_of(first, api=api_a, kwargs=kwargs_a, timeout=timeout),
-                builder_of(second, api=api_b, kwargs=kwargs_b, timeout=timeout))
+    builders = (builder_of(first, api=api_a, kwargs=kwargs_a, config=config_a,
+                           timeout=timeout),
+                builder_of(second, api=api_b, kwargs=kwargs_b, config=config_b,
+                           timeout=timeout))
     result = ModelComparison(
-        models=tuple({"target": b.target, "api": b.api, "kwargs": dict(b.kwargs)}
-                     for b in builders),
+        models=tuple({"target": b.target, "api": b.api, "kwargs": dict(b.kwargs),
+                      "config": dict(config or {})}
+                     for b, config in zip(builders, (config_a, config_b), strict=True)),
         seed=seed, name_map=name_map.origin if name_map else None, policy=policy)
     builds_a, builds_b = (_Builds(builder, seed, label, progress)
                           for builder, label in zip(builders, "ab", strict=True))

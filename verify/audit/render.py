@@ -105,6 +105,7 @@ def render_comparison(result: ModelComparison, *, rows: int = MAX_ROWS) -> str:
     for label, model, builds in zip("AB", result.models, result.builds, strict=True):
         lines.append(f"{label} = {model['target']} (api {model['api']}"
                      + (f", kwargs {json.dumps(model['kwargs'])}" if model["kwargs"] else "")
+                     + (f", config {json.dumps(model['config'])}" if model["config"] else "")
                      + f", {builds} builds)")
     lines.append(f"seed {result.seed}" + (f", map {result.name_map}" if result.name_map else ""))
     lines.append("")

@@ -19,7 +19,8 @@ NAME = "compare"
 INITIALIZER_OPTIONS = {"layer": "--layer", "api": "--api", "kwargs": "--kwargs",
                        "layout": "--layout"}
 MODEL_OPTIONS = {"api_a": "--api-a", "api_b": "--api-b", "kwargs_a": "--kwargs-a",
-                 "kwargs_b": "--kwargs-b", "map": "--map"}
+                 "kwargs_b": "--kwargs-b", "config_a": "--config-a", "config_b": "--config-b",
+                 "map": "--map"}
 
 
 def add_parser(commands) -> None:
@@ -60,6 +61,9 @@ def add_parser(commands) -> None:
                             "targets know theirs)")
         models.add_argument(f"--kwargs-{side}", metavar="JSON", default=None,
                             help=f"keyword arguments of model {label}'s builder, a JSON object")
+        models.add_argument(f"--config-{side}", metavar="JSON", default=None,
+                            help=f"fields of model {label}'s config, for a transformers: "
+                            "target (a JSON object)")
     models.add_argument("--map", metavar="FILE", default=None,
                         help="a TOML file mapping A's tensor names to B's ([names] table; "
                         "see README.md, 'Comparing two models')")
@@ -114,6 +118,8 @@ def _run_models(args: argparse.Namespace, seed: int) -> int:
     result = compare_models(args.target_a, args.target_b, api_a=args.api_a, api_b=args.api_b,
                             kwargs_a=parse_kwargs(args.kwargs_a, "--kwargs-a"),
                             kwargs_b=parse_kwargs(args.kwargs_b, "--kwargs-b"),
+                            config_a=parse_kwargs(args.config_a, "--config-a"),
+                            config_b=parse_kwargs(args.config_b, "--config-b"),
                             name_map=name_map, seed=seed, timeout=args.timeout,
                             progress=report)
     end_progress()
