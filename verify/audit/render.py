@@ -128,13 +128,20 @@ def render_comparison(result: ModelComparison, *, rows: int = MAX_ROWS) -> str:
             lines.append(f"only in {label}: {shown}{more}")
     lines += [f"note: {note}" for note in result.notes]
     differ = [pair for pair in result.pairs if not pair.same]
+    count = len(result.pairs)
+    tensors = f"{count} matched tensor{'s' if count != 1 else ''}"
     if result.equivalent:
-        lines.append(f"equivalent: the {len(result.pairs)} matched tensors have the same "
-                     f"variance, mean and family (each test at alpha = "
-                     f"{result.policy.alpha:g})")
+        lines.append(f"equivalent: the {tensors} have the same variance, mean and family "
+                     f"(each test at alpha = {result.policy.alpha:g})")
+        tested = [(pair.checks[0].min_detectable_effect, pair.a.name)
+                  for pair in result.pairs if pair.checks]
+        if tested:
+            effect, name = max(tested)
+            lines.append(f"  a variance ratio off by {effect:.1%} would be found (power "
+                         f"{result.policy.power:g}) in every pair; the least precise is {name}")
     elif result.pairs:
-        lines.append(f"they differ: {len(differ)} of the {len(result.pairs)} matched tensors "
-                     "(" + ", ".join(p.a.name for p in differ[:6])
+        lines.append(f"they differ: {len(differ)} of the {tensors} ("
+                     + ", ".join(p.a.name for p in differ[:6])
                      + (", ..." if len(differ) > 6 else "") + ")")
     else:
         lines.append("nothing compared: no tensor matched")
