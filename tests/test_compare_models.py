@@ -197,6 +197,6 @@ def test_cli_bad_map_is_file_line_column_and_exit_2(capsys, tmp_path):
     path.write_text('[names]\n"layers.*.weight" = { name = "dense_*.kernel", axes = 1 }\n')
     assert main(["compare", "--models", TORCH_MLP, TORCH_MLP, "--map", str(path)]) == 2
     captured = capsys.readouterr()
-    assert captured.err.strip() == (
-        f"{path}:2:48: axes must list each of A's axes 0 .. rank-1 once, in B's order, such "
+    assert captured.err.strip() == (  # as the audit's bad spec: "error: FILE:LINE:COL: ..."
+        f"error: {path}:2:48: axes must list each of A's axes 0 .. rank-1 once, in B's order, such "
         "as [1, 0] or [2, 3, 1, 0]; got 1")

@@ -1,8 +1,7 @@
 """The command line: ``python -m verify claims|check|conformance|fingerprint|compare|measure``.
 
 Exit status: 0 when the run completed (a claim that fails is a result, not an
-error), 2 for bad usage, with one line on stderr saying what to do (for a file that
-cannot be used, ``FILE:LINE:COL: what is wrong``).
+error), 2 for bad usage, with one line on stderr saying what to do.
 
 One module per command. Each has ``NAME``, ``add_parser(commands)``, which adds its
 subparser to ``commands`` (what ``add_subparsers`` returned), and ``run(args) -> int``,
@@ -16,7 +15,6 @@ import sys
 from collections.abc import Sequence
 
 from verify.adapters import ContractError, LibraryMissing
-from verify.audit.spec import SpecError
 from verify.cli import check, claims, compare, conformance, fingerprint, measure, report
 from verify.cli.claims import render_table
 from verify.cli.conformance import render_matrix
@@ -53,9 +51,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command not in by_name:
             raise UsageError(f"unknown command {args.command!r}")
         return by_name[args.command].run(args)
-    except SpecError as error:  # FILE:LINE:COL first, as compilers print it: editors jump there
-        print(error, file=sys.stderr)
-        return 2
     except (UsageError, ValueError, LibraryMissing) as error:
         # ValueError: bad VERIFY_SEED, unknown target, bad --kwargs, a bad spec
         print(f"error: {error}", file=sys.stderr)

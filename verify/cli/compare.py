@@ -109,7 +109,8 @@ def _run_models(args: argparse.Namespace, seed: int) -> int:
     from verify.audit.mapping import load_map
     from verify.targets import parse_kwargs
 
-    name_map = load_map(args.map) if args.map else None  # a bad map fails before any build
+    # a bad map fails before any build; SpecError is a ValueError: "error: FILE:LINE:COL: ..."
+    name_map = load_map(args.map) if args.map else None
 
     def report(stage: str, done: int, total: int) -> None:
         if sys.stderr.isatty() or done == total or done & (done - 1) == 0:  # a log: few lines
