@@ -25,6 +25,7 @@ RUNS = {
     "compare": ["compare", "torch:kaiming_normal_", "torch:kaiming_uniform_", "--layer", "16,8"],
     "compare --models": ["compare", "--models", "tests.compare_models:mlp",
                          "tests.compare_models:mlp_normal"],
+    "audit": ["audit", "torch:nn.Linear", "--kwargs", '{"in_features": 16, "out_features": 8}'],
     "measure": ["measure", "--quick", "--runs", "1", "--trials", "1", "--no-explore"],
 }
 """The quick run of each command that has ``--json`` (keyed ``command --mode`` for a mode
@@ -40,6 +41,7 @@ FIELDS = {
     "compare": {"targets", "equivalent", "layers", "ratio_law", "fingerprints", "notes"},
     "compare --models": {"models", "map", "builds", "alpha", "equivalent", "pairs",
                          "unmatched_a", "unmatched_b", "notes", "seconds"},
+    "audit": {"verdict", "target", "api", "builds", "tensors", "findings", "replay"},
     "measure": {"budget", "null", "power", "peers", "seconds"},
 }
 """The fields each command documents besides the three every document has."""

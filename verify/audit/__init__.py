@@ -72,8 +72,11 @@ def audit_model(
     ``config`` overrides a transformers config's fields; ``examples`` above 0 lets
     hypothesis draw configs around it (transformers targets).
     """
+    import time
+
     from verify.audit import engine
 
+    start = time.perf_counter()
     seed = run_seed() if seed is None else int(seed)
     resolved = builder_of(builder, api=api, kwargs=kwargs, config=config, timeout=timeout)
     if isinstance(waivers, str | Path):
@@ -86,6 +89,7 @@ def audit_model(
 
         explore_configs(result, resolved, spec=resolved_spec, waivers=waivers,
                         examples=examples, seed=seed, policy=policy, config=config or {})
+    result.elapsed = time.perf_counter() - start  # resolving and exploring included
     return result
 
 

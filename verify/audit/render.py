@@ -24,6 +24,9 @@ def render(result: AuditResult, *, rows: int = MAX_ROWS) -> str:
         return "\n".join(lines)
     if result.spec:
         lines.append(f"  spec: {result.spec}")
+    if result.explored:
+        lines.append(f"  configs explored: {result.explored['audits']} audits of configs "
+                     "hypothesis drew around the starting one")
     lines += [f"  warning: {w}" for w in result.warnings]
     lines.append("")
     header = f"  {'tensor':<44} {'shape':<16} {'role':<26} {'status':<11} {'std':>9}  law"
@@ -34,7 +37,9 @@ def render(result: AuditResult, *, rows: int = MAX_ROWS) -> str:
                               else "")
         std = tensor.measured.std
         std_text = "const" if tensor.measured.constant else f"{std:.4g}"
-        law = tensor.expected.describe() if tensor.expected else (tensor.measured.family or "")
+        law = (tensor.expected.rule if tensor.expected.rule.startswith("per block")
+               else tensor.expected.describe()) if tensor.expected else \
+            (tensor.measured.family or "")
         status = tensor.status if tensor.verdict != "fail" else "FAIL"
         lines.append(f"  {name[:44]:<44} {'x'.join(map(str, tensor.shape)) or '()':<16} "
                      f"{tensor.role[:26]:<26} {status:<11} {std_text:>9}  {law}")
