@@ -74,9 +74,10 @@ def run(args: argparse.Namespace) -> int:
     other_mode = INITIALIZER_OPTIONS if args.models else MODEL_OPTIONS
     given = [flag for dest, flag in other_mode.items() if getattr(args, dest) is not None]
     if given:
-        raise UsageError(f"{', '.join(given)} " + (
-            "applies to initializers: drop it, or drop --models" if args.models else
-            "applies with --models: add --models to compare two models"))
+        verb = "apply" if len(given) > 1 else "applies"
+        raise UsageError(f"{', '.join(given)} {verb} " + (
+            "to initializers: drop it, or drop --models" if args.models else
+            "with --models: add --models to compare two models"))
     seed = args.seed if args.seed is not None else run_seed()
     return _run_models(args, seed) if args.models else _run_initializers(args, seed)
 
