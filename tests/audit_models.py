@@ -281,3 +281,37 @@ def broken_norm_scale(layers: int = 2) -> nn.Module:
     model = Stack(layers).own_scheme()
     nn.init.constant_(model.norm.weight, 0.5)
     return model
+
+
+# --- an embedding's padding row -------------------------------------------------------------
+
+def correct_padding_row(vocabulary: int = 100) -> nn.Module:
+    return nn.Embedding(vocabulary, WIDTH, padding_idx=0)
+
+
+def broken_padding_row(vocabulary: int = 100) -> nn.Module:
+    """A re-init that draws over the padding row, which torch documents as zeros."""
+    embedding = nn.Embedding(vocabulary, WIDTH, padding_idx=0)
+    nn.init.normal_(embedding.weight, std=0.02)
+    return embedding
+
+
+# --- known buffers ---------------------------------------------------------------------------
+
+class Rotary(nn.Module):
+    """A rotary embedding's frequencies, ``1 / theta^(2i / d)``; ``off_by_one`` computes
+    them with ``d - 1`` in the exponent (a bug of the kind ports make)."""
+
+    def __init__(self, dim: int = 16, theta: float = 10000.0, off_by_one: bool = False):
+        super().__init__()
+        exponent = torch.arange(0, dim, 2, dtype=torch.float32) / (dim - int(off_by_one))
+        self.register_buffer("inv_freq", 1.0 / theta**exponent, persistent=False)
+        self.proj = nn.Linear(dim, dim)
+
+
+def correct_rotary(rope_theta: float = 10000.0) -> nn.Module:
+    return Rotary(theta=rope_theta)
+
+
+def broken_rotary(rope_theta: float = 10000.0) -> nn.Module:
+    return Rotary(theta=rope_theta, off_by_one=True)

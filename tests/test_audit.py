@@ -220,3 +220,23 @@ def test_reinitialized_on_load():
         ("extra.weight",)]
     correct = audit_model(models.correct_pretrained, api="torch", seed=SEED)
     assert "reinitialized-on-load" not in kinds(correct), correct.table()
+
+
+def test_padding_row():
+    correct = audit_model(models.correct_padding_row, api="torch", seed=SEED)
+    assert correct.verdict == "pass", correct.table()
+    assert correct.tensors[0].status == "default"  # N(0, 1) on the other rows
+    broken = audit_model(models.broken_padding_row, api="torch", seed=SEED)
+    [finding] = [f for f in broken.findings if f.blocking]
+    assert finding.kind == "constant" and "padding row 0" in finding.detail
+
+
+def test_known_buffers():
+    """``inv_freq`` must hold 1 / theta^(2i / d), theta the config's rope_theta (here the
+    builder's keyword default)."""
+    correct = audit_model(models.correct_rotary, api="torch", seed=SEED)
+    assert correct.verdict == "pass", correct.table()
+    broken = audit_model(models.broken_rotary, api="torch", seed=SEED)
+    [finding] = broken.findings
+    assert finding.kind == "constant" and finding.tensors == ("inv_freq",)
+    assert "7 of 8 entries differ" in finding.detail

@@ -242,3 +242,40 @@ def test_the_limiting_ks_law_is_conservative_where_the_shape_test_uses_it(n):
     for x in (0.3, 0.8, 1.2, 2.0, 3.0, 4.5):
         exact = scipy_stats.kstwo.sf(x / math.sqrt(n), n)
         assert scipy_stats.kstwobign.sf(x) >= exact
+
+
+# --- two samples ------------------------------------------------------------------------
+
+
+def test_variance_ratio_interval_covers_the_true_ratio_of_different_families():
+    rng = np.random.default_rng(11)
+    first = rng.uniform(-1, 1, 50_000)  # variance 1/3
+    second = rng.normal(0, 1, 70_000)
+    result = stats.variance_ratio_test(first, second)
+    low, high = result.interval
+    assert low < 3.0 < high and result.verdict is Verdict.FAIL
+    same = stats.variance_ratio_test(first, rng.uniform(-1, 1, 30_000))
+    assert same.verdict is not Verdict.FAIL and same.interval[0] < 1.0 < same.interval[1]
+    # the log-ratio's standard error: sqrt((kappa_a - 1) / n_a + (kappa_b - 1) / n_b)
+    spread = math.sqrt(0.8 / 50_000 + 2.0 / 70_000)
+    assert math.log(high / low) == pytest.approx(2 * 1.959964 * spread, rel=0.02)
+
+
+def test_variance_ratio_of_constant_samples_is_exact():
+    random = np.random.default_rng(0).normal(size=1000)
+    assert stats.variance_ratio_test(random, np.zeros(10)).estimate == 0.0
+    assert stats.variance_ratio_test(random, np.zeros(10)).verdict is Verdict.FAIL
+    both = stats.variance_ratio_test(np.ones(10), np.zeros(10))
+    assert both.pvalue == 1.0 and math.isnan(both.estimate)
+
+
+def test_mean_difference_and_same_shape_tell_location_and_family_apart():
+    rng = np.random.default_rng(12)
+    normal = rng.normal(0, 1, 40_000)
+    shifted = stats.mean_difference_test(normal, rng.normal(0.1, 1, 40_000))
+    assert shifted.verdict is Verdict.FAIL and shifted.interval[0] < 0.1 < shifted.interval[1]
+    # a uniform and a normal of any scale and location: different shapes
+    uniform = rng.uniform(5, 9, 40_000)
+    assert stats.same_shape_test(normal, uniform, rng=rng).verdict is Verdict.FAIL
+    scaled = stats.same_shape_test(normal, 3 + 0.01 * rng.normal(size=90_000), rng=rng)
+    assert scaled.verdict is not Verdict.FAIL and scaled.n == 40_000 + 2**16

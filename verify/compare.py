@@ -21,7 +21,7 @@ from scipy import stats as scipy_stats
 from verify.conformance import Sampler, validate_output
 from verify.fans import Layout
 from verify.fingerprint import Fingerprint, _rank_of, build_shape, fingerprint
-from verify.stats import DEFAULT_POLICY, Policy, Verdict
+from verify.stats import DEFAULT_POLICY, Policy, Verdict, variance_ratio_test
 
 SAMPLES = 2**18
 DENSE_LAYERS = ((64, 256), (256, 64))
@@ -114,15 +114,6 @@ def _draw(sampler: Sampler, shape: tuple[int, ...], rng: np.random.Generator,
                            .astype(np.float64).reshape(-1) for s in seeds])
 
 
-def _log_variance(x: np.ndarray) -> tuple[float, float]:
-    """``log s^2`` and its standard error (kurtosis-corrected)."""
-    n = x.size
-    centred = x - x.mean()
-    m2 = float(np.mean(centred**2))
-    kurtosis = float(np.mean(centred**4)) / (m2 * m2)
-    return math.log(float(x.var(ddof=1))), math.sqrt(max(kurtosis - (n - 3) / (n - 1), 0) / n)
-
-
 def default_layers(shapes: tuple[st.SearchStrategy | None, st.SearchStrategy | None],
                    names: tuple[str, str]) -> tuple[tuple[int, ...], ...]:
     """Two dense layers, or two 3x3 (3x3x3, ...) convolutions, for the samplers' rank."""
@@ -157,18 +148,15 @@ def compare(first: Sampler, second: Sampler, *, layers: Sequence[tuple[int, ...]
         layer_shapes = tuple(build_shape(out, inp, kernel, layout) for layout in layouts)
         x = _draw(first, layer_shapes[0], rng, samples)
         y = _draw(second, layer_shapes[1], rng, samples)
-        (la, sa), (lb, sb) = _log_variance(x), _log_variance(y)
-        spread = math.hypot(sa, sb)
-        z = (lb - la) / spread if spread > 0 else (0.0 if lb == la else math.inf)
-        pvalue = float(2 * scipy_stats.norm.sf(abs(z)))
-        ratio = math.exp(lb - la)
-        interval = (math.exp(lb - la - 1.96 * spread), math.exp(lb - la + 1.96 * spread))
+        ratio_test = variance_ratio_test(x, y, policy=policy)
         sx = (x - x.mean()) / x.std() if x.std() > 0 else x
         sy = (y - y.mean()) / y.std() if y.std() > 0 else y
         ks = scipy_stats.ks_2samp(sx[:100_000], sy[:100_000])
-        results.append(LayerComparison(tuple(layer), layer_shapes, (float(np.exp(la)),
-                                       float(np.exp(lb))), ratio, interval, pvalue,
-                                       float(ks.statistic), float(ks.pvalue), policy))
+        results.append(LayerComparison(tuple(layer), layer_shapes,
+                                       (float(x.var(ddof=1)), float(y.var(ddof=1))),
+                                       ratio_test.estimate, ratio_test.interval,
+                                       ratio_test.pvalue, float(ks.statistic),
+                                       float(ks.pvalue), policy))
     prints = (fingerprint(first, layout=layouts[0], shapes=shapes[0], seed=seed + 1,
                           name=names[0]),
               fingerprint(second, layout=layouts[1], shapes=shapes[1], seed=seed + 2,

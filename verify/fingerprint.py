@@ -247,8 +247,15 @@ def _truncation_for(kurtosis: float) -> float | None:
     return float(optimize.brentq(excess, low, high, xtol=1e-6))
 
 
-def identify_family(standardized: np.ndarray, rng: np.random.Generator) -> Family:
-    """The family whose exact CDF fits the standardized samples best (KS), or ``other``."""
+def identify_family(standardized: np.ndarray, rng: np.random.Generator, *,
+                    plain_level: float | None = None) -> Family:
+    """The family whose exact CDF fits the standardized samples best (KS), or ``other``.
+
+    With ``plain_level``, a normal or uniform fit whose p-value reaches it is preferred to
+    a better-fitting truncated normal: the truncation point is fitted to the sample's
+    kurtosis, which flatters the truncated normal's p-value, and a normal cut at 0.4 sd
+    is a uniform for any sample size there is.
+    """
     x = standardized[rng.permutation(standardized.size)[:100_000]]
     kurtosis = float(scipy_stats.kurtosis(standardized, fisher=False))
     candidates: dict[str, tuple[object, float | None]] = {
@@ -262,6 +269,9 @@ def identify_family(standardized: np.ndarray, rng: np.random.Generator) -> Famil
     results = {name: float(scipy_stats.kstest(x, law.cdf).pvalue)
                for name, (law, _) in candidates.items()}
     name = max(results, key=results.get)
+    if name == "truncated_normal" and plain_level is not None:
+        plain = max(("normal", "uniform"), key=results.get)
+        name = plain if results[plain] >= plain_level else name
     if results[name] < FIT_LEVEL:
         return Family("other", results[name], kurtosis)
     return Family(name, results[name], kurtosis, candidates[name][1])

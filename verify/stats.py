@@ -38,7 +38,10 @@ Null distributions:
   claimed CDF (the ``scipy.stats.kstwo`` law); support: a hard bound check plus
   the exact law of the sample extremes, ``P(max <= m) = F(m)^n``; independence:
   lag-1 correlations of values and of magnitude signs along every axis,
-  ``sqrt(m) r -> N(0, 1)``.
+  ``sqrt(m) r -> N(0, 1)``;
+* two samples (a model and its port): the log of the variance ratio with both samples'
+  kurtosis-corrected standard errors, Welch's statistic for the means, and the
+  two-sample Kolmogorov-Smirnov test of the standardized samples.
 """
 
 from __future__ import annotations
@@ -801,6 +804,137 @@ def independence_test(samples: np.ndarray | Sample, *,
         "independence", r, 0.0, (r - half, r + half), z, pvalue, n, mde, "correlation",
         policy.classify(pvalue), detail=f"worst: lag-1 {where} of {len(found)} sub-tests",
         confidence=policy.confidence,
+    )
+
+
+# --- two samples -----------------------------------------------------------------------
+
+
+def _moments(samples: np.ndarray, block: int = 1 << 20) -> tuple[int, float, float, float]:
+    """``n``, the mean, and the second and fourth central moments (divided by ``n``), in
+    blocks: an embedding table of 10^8 entries needs no float64 copies of itself."""
+    flat = np.asarray(samples).reshape(-1)
+    n = flat.size
+    if n == 0:
+        return 0, math.nan, math.nan, math.nan
+    mean = float(np.mean(flat, dtype=np.float64))
+    m2 = m4 = 0.0
+    for start in range(0, n, block):
+        centered = flat[start:start + block].astype(np.float64) - mean
+        centered *= centered
+        m2 += float(centered.sum())
+        m4 += float(centered @ centered)
+    return n, mean, m2 / n, m4 / n
+
+
+def _log_variance(n: int, m2: float, m4: float) -> tuple[float, float]:
+    """``log s^2`` and its standard error, ``sqrt((kappa - (n-3)/(n-1)) / n)`` with the
+    sample kurtosis ``kappa`` (the delta method on :func:`variance_test`'s law)."""
+    s2 = m2 * n / (n - 1)
+    kurtosis = m4 / (m2 * m2) if m2 > 0 else 3.0
+    return (math.log(s2) if s2 > 0 else -math.inf), \
+        math.sqrt(max(kurtosis - (n - 3) / (n - 1), 0.0) / n)
+
+
+def variance_ratio_test(first: np.ndarray, second: np.ndarray, *,
+                        policy: Policy = DEFAULT_POLICY) -> CheckResult:
+    """Do two iid samples have the same variance? The estimate is ``s2_second / s2_first``.
+
+    The log of the ratio is asymptotically normal with variance the sum of the two
+    samples' ``Var[log s^2] = (kappa - (n-3)/(n-1)) / n``, each with its own sample
+    kurtosis ``kappa``: the interval is ``exp(log ratio +- z se)``. For normal samples
+    this is the F test's large-sample form; unlike the F test it keeps its size for
+    uniform or heavy-tailed samples. A sample of zero variance is exact: the ratio is 0
+    or infinite (p = 0), or undefined when both are (p = 1).
+    """
+    (n_a, _, m2_a, m4_a), (n_b, _, m2_b, m4_b) = _moments(first), _moments(second)
+    if min(n_a, n_b) < 3:
+        raise ValueError(f"the variance ratio test needs 3 entries per sample, "
+                         f"got {n_a} and {n_b}")
+    if not all(map(math.isfinite, (m2_a, m4_a, m2_b, m4_b))):
+        return _nonfinite("variance_ratio", n_a + n_b, 1.0, "relative", policy)
+    (log_a, se_a), (log_b, se_b) = _log_variance(n_a, m2_a, m4_a), _log_variance(n_b, m2_b, m4_b)
+    spread = math.hypot(se_a, se_b)
+    mde = math.expm1((_z(policy.alpha / 2) + _z(1 - policy.power)) * spread)
+    if m2_a > 0 and m2_b > 0 and spread > 0:
+        difference = log_b - log_a
+        statistic = difference / spread
+        pvalue = float(2 * special.ndtr(-abs(statistic)))
+        half = _z((1 - policy.confidence) / 2) * spread
+        ratio = math.exp(difference)
+        interval = (math.exp(difference - half), math.exp(difference + half))
+    else:  # a constant sample: its variance is known exactly
+        ratio = math.nan if m2_a == m2_b == 0 else (math.inf if m2_a == 0 else 0.0)
+        statistic, pvalue = math.nan, float(m2_a == m2_b)
+        interval = (ratio, ratio)
+    return CheckResult(
+        "variance_ratio", ratio, 1.0, interval, statistic, pvalue, n_a + n_b, mde, "relative",
+        policy.classify(pvalue), confidence=policy.confidence,
+        detail=f"log-variance difference, kurtosis-corrected ({n_a} and {n_b} entries)",
+    )
+
+
+def mean_difference_test(first: np.ndarray, second: np.ndarray, *,
+                         policy: Policy = DEFAULT_POLICY) -> CheckResult:
+    """Do two iid samples have the same mean? Welch's statistic with the normal law (the
+    samples have thousands of entries); the estimate is ``mean_second - mean_first`` and
+    the minimum detectable effect is in standard deviations of the samples."""
+    (n_a, mean_a, m2_a, _), (n_b, mean_b, m2_b, _) = _moments(first), _moments(second)
+    if min(n_a, n_b) < 2:
+        raise ValueError(f"the mean difference test needs 2 entries per sample, "
+                         f"got {n_a} and {n_b}")
+    mde = (_z(policy.alpha / 2) + _z(1 - policy.power)) * math.sqrt(1 / n_a + 1 / n_b)
+    difference = mean_b - mean_a
+    if not math.isfinite(difference) or not math.isfinite(m2_a + m2_b):
+        return _nonfinite("mean_difference", n_a + n_b, 0.0, "sd", policy)
+    se = math.sqrt(m2_a / (n_a - 1) + m2_b / (n_b - 1))
+    if se > 0:
+        statistic = difference / se
+        pvalue = float(2 * special.ndtr(-abs(statistic)))
+        half = _z((1 - policy.confidence) / 2) * se
+    else:
+        statistic = math.copysign(math.inf, difference) if difference else math.nan
+        pvalue, half = float(difference == 0), 0.0
+    return CheckResult(
+        "mean_difference", difference, 0.0, (difference - half, difference + half), statistic,
+        pvalue, n_a + n_b, mde, "sd", policy.classify(pvalue), confidence=policy.confidence,
+        detail="Welch's z",
+    )
+
+
+def same_shape_test(first: np.ndarray, second: np.ndarray, *, rng: np.random.Generator,
+                    policy: Policy = DEFAULT_POLICY, max_samples: int = EXACT_KS_MAX
+                    ) -> CheckResult:
+    """Do two iid samples have the same distribution up to location and scale?
+
+    Each sample is standardized by its own mean and standard deviation, reduced to at
+    most ``max_samples`` entries drawn without replacement, and the two are compared by
+    the two-sample Kolmogorov-Smirnov test (``scipy.stats.ks_2samp``). Estimating the
+    location and scale makes the test conservative: it keeps its size. The minimum
+    detectable effect is the CDF distance the test finds with ``policy.power``
+    (the two-sample DKW bound).
+    """
+    samples = []
+    for sample in (first, second):
+        x = np.asarray(sample).reshape(-1)
+        if x.size > max_samples:
+            x = x[rng.choice(x.size, size=max_samples, replace=False)]
+        samples.append(x.astype(np.float64))
+    n_a, n_b = samples[0].size, samples[1].size
+    scale = math.sqrt((n_a + n_b) / (n_a * n_b)) if n_a and n_b else math.inf
+    mde = scale * (math.sqrt(math.log(2 / policy.alpha) / 2)
+                   + math.sqrt(math.log(2 / (1 - policy.power)) / 2))
+    if not all(np.isfinite(x).all() for x in samples):
+        return _nonfinite("same_shape", n_a + n_b, 0.0, "ks", policy)
+    standardized = [(x - x.mean()) / x.std() if x.size and x.std() > 0 else x - x.mean()
+                    for x in samples]
+    result = stats.ks_2samp(*standardized)
+    distance, pvalue = float(result.statistic), float(result.pvalue)
+    half = scale * math.sqrt(math.log(2 / (1 - policy.confidence)) / 2)
+    return CheckResult(
+        "same_shape", distance, 0.0, (0.0, distance + half), distance, pvalue, n_a + n_b, mde,
+        "ks", policy.classify(pvalue), confidence=policy.confidence,
+        detail="two-sample Kolmogorov-Smirnov of the standardized samples",
     )
 
 

@@ -35,16 +35,17 @@ class TargetNotFound(ValueError):
     """The target cannot be imported or is not callable."""
 
 
-def parse_kwargs(text: str | None) -> dict:
+def parse_kwargs(text: str | None, flag: str = "--kwargs") -> dict:
+    """The JSON object ``text`` that the option ``flag`` gave ({} for none)."""
     if not text:
         return {}
     try:
         value = json.loads(text)
     except json.JSONDecodeError as error:
-        raise ValueError(f"--kwargs is not valid JSON ({error.msg} at character "
+        raise ValueError(f"{flag} is not valid JSON ({error.msg} at character "
                          f"{error.pos}): give an object such as '{{\"a\": 0.1}}'") from None
     if not isinstance(value, dict):
-        raise ValueError(f"--kwargs must be a JSON object such as '{{\"a\": 0.1}}', got "
+        raise ValueError(f"{flag} must be a JSON object such as '{{\"a\": 0.1}}', got "
                          f"{type(value).__name__}")
     return value
 

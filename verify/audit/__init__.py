@@ -11,6 +11,8 @@ In Python, for a model library's own CI::
 :func:`audit_model` returns the :class:`~verify.audit.engine.AuditResult`;
 :func:`assert_audit_passes` raises ``AssertionError`` with the findings table and a
 replay line. The config strategies are :mod:`verify.audit.configs`.
+:func:`compare_models` compares two models (a model and its port to another framework)
+tensor by tensor (:mod:`verify.audit.compare`).
 """
 
 from __future__ import annotations
@@ -19,21 +21,15 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from verify.audit.builders import (
-    BUILDER_APIS,
-    Builder,
-    BuildError,
-    resolve,
-    seeded,
-    signature_config,
-)
+from verify.audit.builders import BuildError, builder_of
+from verify.audit.compare import ModelComparison, compare_models
 from verify.audit.engine import AuditResult, TensorReport
 from verify.audit.findings import KINDS, Finding, Waiver, load_waivers
 from verify.seeding import run_seed
 from verify.stats import DEFAULT_POLICY, Policy
 
-__all__ = ["KINDS", "AuditResult", "BuildError", "Finding", "TensorReport", "Waiver",
-           "assert_audit_passes", "audit_model", "load_waivers"]
+__all__ = ["KINDS", "AuditResult", "BuildError", "Finding", "ModelComparison", "TensorReport",
+           "Waiver", "assert_audit_passes", "audit_model", "compare_models", "load_waivers"]
 
 
 def _spec(spec: Any, model_class: str | None):
@@ -76,20 +72,13 @@ def audit_model(
     ``config`` overrides a transformers config's fields; ``examples`` above 0 lets
     hypothesis draw configs around it (transformers targets).
     """
+    import time
+
     from verify.audit import engine
 
+    start = time.perf_counter()
     seed = run_seed() if seed is None else int(seed)
-    if isinstance(builder, str):
-        resolved = resolve(builder, api=api, kwargs=kwargs, config=config, timeout=timeout)
-    else:
-        api = api or "torch"
-        if api not in BUILDER_APIS:
-            raise BuildError(f"unknown api {api!r}: use one of {', '.join(BUILDER_APIS)}")
-        name = getattr(builder, "__qualname__", getattr(builder, "__name__", repr(builder)))
-        resolved = Builder(target=f"{getattr(builder, '__module__', '?')}:{name}", api=api,
-                           make=seeded(api, builder, kwargs or {}),
-                           config=signature_config(builder, kwargs or {}),
-                           kwargs=dict(kwargs or {}), timeout=timeout)
+    resolved = builder_of(builder, api=api, kwargs=kwargs, config=config, timeout=timeout)
     if isinstance(waivers, str | Path):
         waivers = load_waivers(waivers)
     resolved_spec = _spec(spec, resolved.model_class)
@@ -100,6 +89,7 @@ def audit_model(
 
         explore_configs(result, resolved, spec=resolved_spec, waivers=waivers,
                         examples=examples, seed=seed, policy=policy, config=config or {})
+    result.elapsed = time.perf_counter() - start  # resolving and exploring included
     return result
 
 

@@ -48,8 +48,11 @@ def _garbage(array: np.ndarray) -> bool:
 def _correlation_pvalue(first: np.ndarray, second: np.ndarray) -> tuple[float, float]:
     """Pearson's r of two independent-under-the-null samples, and its p-value
     (``sqrt(n) r`` is asymptotically standard normal)."""
-    a = first.reshape(-1).astype(np.float64)
-    b = second.reshape(-1).astype(np.float64)
+    # float32 stays float32 (BLAS's dot): its rounding, about 1e-7 sqrt(n) in r, is far
+    # below r's null spread 1 / sqrt(n)
+    dtype = np.float32 if first.dtype == second.dtype == np.float32 else np.float64
+    a = first.reshape(-1).astype(dtype)
+    b = second.reshape(-1).astype(dtype)
     a = a - a.mean()
     b = b - b.mean()
     denominator = math.sqrt(float(a @ a) * float(b @ b))

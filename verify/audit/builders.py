@@ -226,6 +226,23 @@ def resolve(target: str, *, api: str | None = None, kwargs: Mapping[str, Any] | 
                    replay=_replay(target, api, kwargs, None))
 
 
+def builder_of(function: Callable | str, *, api: str | None = None,
+               kwargs: Mapping[str, Any] | None = None, config: Mapping[str, Any] | None = None,
+               timeout: float = 60.0) -> Builder:
+    """A :class:`Builder` for a target string (:func:`resolve`) or a builder function of
+    ``api`` (default ``torch``) called with ``kwargs``."""
+    if isinstance(function, str):
+        return resolve(function, api=api, kwargs=kwargs, config=config, timeout=timeout)
+    api = api or "torch"
+    if api not in BUILDER_APIS:
+        raise BuildError(f"unknown api {api!r}: use one of {', '.join(BUILDER_APIS)}")
+    name = getattr(function, "__qualname__", getattr(function, "__name__", repr(function)))
+    return Builder(target=f"{getattr(function, '__module__', '?')}:{name}", api=api,
+                   make=seeded(api, function, kwargs or {}),
+                   config=signature_config(function, kwargs or {}),
+                   kwargs=dict(kwargs or {}), timeout=timeout)
+
+
 def _layer(framework: str, name: str, kwargs: dict, timeout: float,
            api: str | None) -> Builder:
     from verify import layers

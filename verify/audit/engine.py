@@ -38,6 +38,7 @@ import numpy as np
 from scipy import special
 
 from verify import stats
+from verify.audit import buffers
 from verify.audit import tensors as battery_module
 from verify.audit.anomalies import doc_mismatches, nonfinite, reloaded, seeding, twins
 from verify.audit.builders import MAX_PARAMETERS, Builder, BuildError, check_model
@@ -223,11 +224,34 @@ class _Unit:
     law: TensorLaw
     dtype: str = "float32"
     pooled: bool = False
+    members: tuple[_Unit, ...] = ()
+    """A pool's units (each with its own view of its tensor)."""
+    drop_rows: tuple[int, ...] = ()
+    """Rows (axis 0) left out: an embedding's padding rows, checked by a unit of their own."""
+    rows: tuple[int, ...] = ()
+    """Only these rows (axis 0): the padding rows' own unit."""
+    block: tuple[int, int, int] | None = None
+    """``(index, blocks, axis)``: one block of a packed tensor with a law per block."""
+    part: str = ""
+    """What part of the tensor the unit tests, for findings: ``padding row 0``, ``block 1``."""
     results: list[CheckResult] = field(default_factory=list)
     decided: bool = False
 
+    def view(self, array: np.ndarray) -> np.ndarray:
+        if self.drop_rows:
+            array = np.delete(array, self.drop_rows, axis=0)
+        if self.rows:
+            array = array[list(self.rows)]
+        if self.block is not None:
+            index, blocks, axis = self.block
+            array = np.split(array, blocks, axis=axis)[index]
+        return array
+
     def sample(self, samples: dict[str, list[np.ndarray]], builds: int) -> np.ndarray:
-        return as_sample([a for name in self.names for a in samples[name][:builds]])
+        if self.members:
+            return as_sample([m.view(a) for m in self.members
+                              for a in samples[m.names[0]][:builds]])
+        return as_sample([self.view(a) for name in self.names for a in samples[name][:builds]])
 
 
 def _needed_builds(units: Sequence[_Unit], sizes: dict[str, int], policy: Policy) -> int:
@@ -300,8 +324,10 @@ def _resample(units: list[_Unit], builds: _Builds, count: int, policy: Policy) -
 
 def run(builder: Builder, *, spec: Any = None, waivers: Sequence[Waiver] = (), seed: int,
         policy: Policy = DEFAULT_POLICY, progress: Callable | None = None,
-        reload: bool | None = None, max_builds: int = MAX_BUILDS) -> AuditResult:
-    """Audit the model ``builder`` builds (see the module's docstring)."""
+        reload: bool | None = None, max_builds: int = MAX_BUILDS,
+        families: bool = True) -> AuditResult:
+    """Audit the model ``builder`` builds (see the module's docstring). ``families=False``
+    leaves the measured families out (config exploration does not report them)."""
     start = time.perf_counter()
     result = AuditResult(target=builder.target, api=builder.api, seed=seed,
                          config=_jsonable(builder.config) if builder.model_class else
@@ -323,6 +349,10 @@ def run(builder: Builder, *, spec: Any = None, waivers: Sequence[Waiver] = (), s
     by_name = {p.name: p for p in params}
     names = [n for p in params for n in p.names]
     if spec is not None:
+        rules = getattr(spec, "rules", None)
+        if rules and len(spec.unmatched(names)) == len(rules):
+            raise BuildError(f"the spec {spec.origin} names no tensor of {builder.target}: "
+                             f"none of its globs matches a name such as {names[0]!r}")
         for glob in spec.unmatched(names):
             result.warnings.append(f"the spec's rule {glob!r} matches no tensor of "
                                    f"{builder.target}")
@@ -345,17 +375,35 @@ def run(builder: Builder, *, spec: Any = None, waivers: Sequence[Waiver] = (), s
     # units: spec laws, and framework defaults for the rest
     spec_units: list[_Unit] = []
     default_units: list[_Unit] = []
+    parts: dict[str, list[_Unit]] = {}  # padding rows and per-block laws, by tensor
     for param in params:
         if param.name in broken or param.array.size == 0:
             continue
         law = laws[param.name]
+        rows = _padding_rows(param, spec, builder.config) if law is not None \
+            else tuple(r for r in param.role.zero_rows if 0 <= r < param.shape[0])
+        zero = TensorLaw(family="constant", value=0.0, source=law.source if law else
+                         "default", citation=(law or param.role.default or _NO_LAW).citation)
+        extra = [_Unit(names=(param.name,), law=zero, dtype=param.dtype, rows=rows,
+                       part=f"padding row{'s' if len(rows) > 1 else ''} "
+                            f"{', '.join(map(str, rows))}")] if rows else []
         if law is not None:
-            spec_units.append(_Unit(names=(param.name,), law=law, dtype=param.dtype))
+            spec_units.append(_Unit(names=(param.name,), law=law, dtype=param.dtype,
+                                    drop_rows=rows))
         elif param.role.default is not None:
             default_units.append(_Unit(names=(param.name,), law=param.role.default,
-                                       dtype=param.dtype))
+                                       dtype=param.dtype, drop_rows=rows))
+        elif param.role.block_defaults and len(param.shape) > param.role.block_axis \
+                and param.shape[param.role.block_axis] % len(param.role.block_defaults) == 0:
+            blocks = len(param.role.block_defaults)
+            extra += [_Unit(names=(param.name,), law=block_law, dtype=param.dtype,
+                            block=(index, blocks, param.role.block_axis),
+                            part=f"block {index}")
+                      for index, block_law in enumerate(param.role.block_defaults)]
+        if extra:
+            parts[param.name] = extra
     pools = _pools(spec_units, by_name) + _pools(default_units, by_name)
-    units = spec_units + default_units + pools
+    units = spec_units + default_units + [u for e in parts.values() for u in e] + pools
     sizes = {p.name: p.array.size for p in params}
     needed = _needed_builds(units, sizes, policy)
     per_build = max(builds.seconds / 3, 1e-4)
@@ -371,7 +419,13 @@ def run(builder: Builder, *, spec: Any = None, waivers: Sequence[Waiver] = (), s
     reports: dict[str, TensorReport] = {}
     for param in params:
         unit = outcome.get(param.name)
-        measured = measure(builds.samples[param.name], rng=rng, policy=policy)
+        extra = parts.get(param.name, [])
+        if unit is None and extra and all(u.block is not None for u in extra):
+            # a law per block (a Keras LSTM bias): the tensor follows its default or not
+            results = [r for u in extra for r in u.results]
+            unit = _Unit(names=(param.name,), law=extra[0].law, results=results)
+        measured = measure(builds.samples[param.name], rng=rng, policy=policy,
+                           family=families)
         if param.name in broken:
             status, verdict, expected = ("spec" if laws[param.name] else "default"), "fail", \
                 laws[param.name]
@@ -398,7 +452,29 @@ def run(builder: Builder, *, spec: Any = None, waivers: Sequence[Waiver] = (), s
             dtype=param.dtype, buffer=param.buffer, expected=expected, status=status,
             verdict=verdict, measured=measured, checks=unit.results if unit else [],
             fans=fans, depth=layer_index(param.name))
+        if unit is not None and extra and extra[0].block is not None:
+            reports[param.name].expected = None if status == "own scheme" else \
+                TensorLaw(family="constant", value=0.0, rule="per block: " + ", ".join(
+                    u.law.describe() for u in extra), source="default",
+                    citation=extra[0].law.citation)
+        for part in extra:
+            if part.rows and battery_module.failed(part.results):
+                reports[param.name].verdict = "fail"
+                findings.append(Finding(
+                    kind="constant", tensors=param.names,
+                    detail=f"the {part.part} of {param.name} should be zeros; "
+                           + _describe_failures(part.results),
+                    expected="zeros", citation=part.law.citation))
 
+    for param in params:  # known buffers: position ids, rotary frequencies, masks
+        if param.buffer and param.name not in broken:
+            wrong = buffers.check(param.name, param.array, builder.config)
+            if wrong is not None:
+                reports[param.name].verdict = "fail"
+                findings.append(Finding(kind="constant", tensors=param.names,
+                                        detail=f"the buffer {param.name}: {wrong}",
+                                        citation=buffers.source(param.name, param.array,
+                                                                builder.config)))
     findings += _spec_findings(spec_units, pools, reports, by_name, builds, policy)
     findings += _default_findings(params, reports, builds.samples, policy)
     findings += twins(params, reports, policy)
@@ -414,6 +490,19 @@ def run(builder: Builder, *, spec: Any = None, waivers: Sequence[Waiver] = (), s
     result.tensors = [reports[p.name] for p in params]
     result.elapsed = time.perf_counter() - start
     return result
+
+
+_NO_LAW = TensorLaw(family="constant", value=0.0)
+
+
+def _padding_rows(param, spec, config) -> tuple[int, ...]:
+    """The padding row a spec's rule names for ``param``, if any and inside the tensor."""
+    rule_for = getattr(spec, "rule_for", None)  # a spec-like object may have no rules
+    rule = rule_for(param.names) if rule_for is not None else None
+    index = rule.padding_index(config) if rule is not None else None
+    if index is None or not param.shape or not 0 <= index < param.shape[0]:
+        return ()
+    return (int(index),)
 
 
 def _jsonable(value):
@@ -444,8 +533,9 @@ def _pools(units: list[_Unit], by_name: dict) -> list[_Unit]:
         key = (by_name[unit.names[0]].role.role, law.family, law.std, law.mean, law.low,
                law.high)
         groups.setdefault(key, []).append(unit.names[0])
-    return [_Unit(names=tuple(names), law=next(u.law for u in units if u.names[0] == names[0]),
-                  pooled=True)
+    by_first = {u.names[0]: u for u in units}
+    return [_Unit(names=tuple(names), law=by_first[names[0]].law, pooled=True,
+                  members=tuple(by_first[n] for n in names))
             for names in groups.values() if len(names) > 1]
 
 

@@ -57,7 +57,8 @@ def explore_configs(result: engine.AuditResult, builder, *, spec, waivers, examp
         outcome = engine.run(resolved, spec=spec, waivers=waivers,
                              seed=derive_seed(seed, "explore", json.dumps(merged,
                                                                            sort_keys=True)),
-                             policy=policy, reload=False, max_builds=BUILDS_PER_EXAMPLE)
+                             policy=policy, reload=False, max_builds=BUILDS_PER_EXAMPLE,
+                             families=False)
         for tensor in outcome.tensors:
             if tensor.fans and tensor.measured.std > 0 and not tensor.buffer:
                 profile.append({"role": re.sub(r"\.\d+\.", ".*.", tensor.name),
@@ -91,8 +92,10 @@ def explore_configs(result: engine.AuditResult, builder, *, spec, waivers, examp
         no_new_findings()
     except AssertionError:
         pass
-    result.explored = {"examples": examples, "audits": calls["n"],
-                       "law_across_shapes": _fit_laws(profile)}
+    laws = _fit_laws(profile)
+    result.explored = {"examples": examples, "audits": calls["n"], "law_across_shapes": laws}
+    for tensor in result.tensors:
+        tensor.measured.law_across_shapes = laws.get(re.sub(r"\.\d+\.", ".*.", tensor.name))
     if failures:
         minimal, new = failures[-1]  # the last failure is the shrunk one
         command = ("python -m verify audit " + shlex.quote(builder.target) + " --config "

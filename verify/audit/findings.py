@@ -157,3 +157,24 @@ def apply_waivers(findings: Sequence[Finding], waivers: Sequence[Waiver],
         marked.append(finding if waiver is None else
                       replace(finding, waived={"reason": waiver.reason, "link": waiver.link}))
     return marked
+
+
+CHECK_KINDS = {"variance": "variance", "mean": "mean", "shape": "distribution",
+               "support": "support", "independence": "correlated", "finite": "non-finite",
+               "constant": "constant"}
+"""The finding kind of a failing check of ``check`` and ``conformance``."""
+
+
+def waive_rows(rows: Sequence[dict], waivers: Sequence[Waiver]) -> list[dict]:
+    """Conformance rows, those that fail with a kind a waiver names (and whose target its
+    ``target`` glob matches; ``tensors`` is not used here) marked ``waived``."""
+    marked = []
+    for row in rows:
+        example = row.get("counterexample") or {}
+        kinds = {CHECK_KINDS.get(name, name) for name in example.get("failed", ())}
+        waiver = next((w for w in waivers if row["verdict"] in ("fail", "suspicious")
+                       and w.kind in kinds and fnmatch.fnmatchcase(row["target"], w.target)),
+                      None)
+        marked.append(row if waiver is None else
+                      {**row, "waived": {"reason": waiver.reason, "link": waiver.link}})
+    return marked

@@ -1,11 +1,15 @@
-"""The audit as text: a table of tensors, the findings, and how to replay them."""
+"""The audit as text: a table of tensors, the findings, and how to replay them; and the
+comparison of two models (``compare --models``)."""
 
 from __future__ import annotations
 
+import json
+import math
 import textwrap
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from verify.audit.compare import ModelComparison, TensorPair
     from verify.audit.engine import AuditResult
 
 MAX_ROWS = 40
@@ -20,6 +24,9 @@ def render(result: AuditResult, *, rows: int = MAX_ROWS) -> str:
         return "\n".join(lines)
     if result.spec:
         lines.append(f"  spec: {result.spec}")
+    if result.explored:
+        lines.append(f"  configs explored: {result.explored['audits']} audits of configs "
+                     "hypothesis drew around the starting one")
     lines += [f"  warning: {w}" for w in result.warnings]
     lines.append("")
     header = f"  {'tensor':<44} {'shape':<16} {'role':<26} {'status':<11} {'std':>9}  law"
@@ -30,7 +37,9 @@ def render(result: AuditResult, *, rows: int = MAX_ROWS) -> str:
                               else "")
         std = tensor.measured.std
         std_text = "const" if tensor.measured.constant else f"{std:.4g}"
-        law = tensor.expected.describe() if tensor.expected else (tensor.measured.family or "")
+        law = (tensor.expected.rule if tensor.expected.rule.startswith("per block")
+               else tensor.expected.describe()) if tensor.expected else \
+            (tensor.measured.family or "")
         status = tensor.status if tensor.verdict != "fail" else "FAIL"
         lines.append(f"  {name[:44]:<44} {'x'.join(map(str, tensor.shape)) or '()':<16} "
                      f"{tensor.role[:26]:<26} {status:<11} {std_text:>9}  {law}")
@@ -59,4 +68,86 @@ def render(result: AuditResult, *, rows: int = MAX_ROWS) -> str:
     if result.replay and result.findings:
         lines.append("")
         lines.append("replay: " + result.replay.replace("{seed}", str(result.seed)))
+    return "\n".join(lines)
+
+
+def _cell(pair: TensorPair) -> tuple[str, ...]:
+    """The table row of one matched pair."""
+    a, b = pair.a, pair.b
+    shapes = f"{_shape(a.shape)} / {_shape(b.shape)}"
+    if pair.shape_relation != "equal":
+        shapes += f" ({pair.shape_relation})"
+    low, high = pair.interval
+    if math.isnan(pair.ratio):
+        ratio = "-"
+    elif pair.exact or low == high:
+        ratio = f"{pair.ratio:.4g} (exact)"
+    else:
+        ratio = f"{pair.ratio:.4g} [{low:.4g}, {high:.4g}]"
+    remarks = ("" if pair.same_shape else "shapes differ",
+               "" if pair.same_mean else f"means differ ({a.mean:.3g}, {b.mean:.3g})", pair.note)
+    return (a.name, b.name, shapes, _std(a), _std(b), ratio, _yes(pair.same_variance),
+            f"{a.family or a.kind} / {b.family or b.kind}", _yes(pair.same_family),
+            "; ".join(remark for remark in remarks if remark))
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "x".join(map(str, shape)) or "()"
+
+
+def _std(side) -> str:
+    return "-" if math.isnan(side.std) else f"{side.std:.4g}"
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "NO"
+
+
+def render_comparison(result: ModelComparison, *, rows: int = MAX_ROWS) -> str:
+    """The comparison of two models as text: who is A and B, a table of the matched
+    pairs, the tensors left over, and the verdict."""
+    lines = []
+    for label, model, builds in zip("AB", result.models, result.builds, strict=True):
+        lines.append(f"{label} = {model['target']} (api {model['api']}"
+                     + (f", kwargs {json.dumps(model['kwargs'])}" if model["kwargs"] else "")
+                     + (f", config {json.dumps(model['config'])}" if model["config"] else "")
+                     + f", {builds} builds)")
+    lines.append(f"seed {result.seed}" + (f", map {result.name_map}" if result.name_map else ""))
+    lines.append("")
+    header = ("tensor A", "tensor B", "shapes", "std A", "std B", "B/A [95% interval]",
+              "same variance?", "family A / B", "same family?", "note")
+    table = [header] + [_cell(pair) for pair in result.pairs[:rows]]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    right = {3, 4}
+    for row in table:
+        lines.append("  ".join(cell.rjust(width) if i in right else cell.ljust(width)
+                               for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+                               ).rstrip())
+    if len(result.pairs) > rows:
+        lines.append(f"... {len(result.pairs) - rows} more pairs (--json lists all)")
+    lines.append("")
+    for label, unmatched in (("A", result.unmatched_a), ("B", result.unmatched_b)):
+        if unmatched:
+            shown = ", ".join(f"{u.name} ({_shape(u.shape)})" for u in unmatched[:8])
+            more = f" and {len(unmatched) - 8} more" if len(unmatched) > 8 else ""
+            lines.append(f"only in {label}: {shown}{more}")
+    lines += [f"note: {note}" for note in result.notes]
+    differ = [pair for pair in result.pairs if not pair.same]
+    count = len(result.pairs)
+    tensors = f"{count} matched tensor{'s' if count != 1 else ''}"
+    if result.equivalent:
+        lines.append(f"equivalent: the {tensors} have the same variance, mean and family "
+                     f"(each test at alpha = {result.policy.alpha:g})")
+        tested = [(pair.checks[0].min_detectable_effect, pair.a.name)
+                  for pair in result.pairs if pair.checks]
+        if tested:
+            effect, name = max(tested)
+            lines.append(f"  a variance ratio off by {effect:.1%} would be found (power "
+                         f"{result.policy.power:g}) in every pair; the least precise is {name}")
+    elif result.pairs:
+        lines.append(f"they differ: {len(differ)} of the {tensors} ("
+                     + ", ".join(p.a.name for p in differ[:6])
+                     + (", ..." if len(differ) > 6 else "") + ")")
+    else:
+        lines.append("nothing compared: no tensor matched")
     return "\n".join(lines)

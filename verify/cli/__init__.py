@@ -1,4 +1,4 @@
-"""The command line: ``python -m verify claims|check|conformance|fingerprint|compare|measure``.
+"""The command line: ``python -m verify COMMAND``, one module per command.
 
 Exit status: 0 when the run completed (a claim that fails is a result, not an
 error), 2 for bad usage, with one line on stderr saying what to do.
@@ -15,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from verify.adapters import ContractError, LibraryMissing
-from verify.cli import check, claims, compare, conformance, fingerprint, measure, report
+from verify.cli import audit, check, claims, compare, conformance, fingerprint, measure, report
 from verify.cli.claims import render_table
 from verify.cli.conformance import render_matrix
 from verify.cli.fingerprint import render_fingerprint
@@ -26,7 +26,7 @@ from verify.conformance import TargetError as TargetErrorType
 __all__ = ["COMMANDS", "UsageError", "build_parser", "main", "render_fingerprint",
            "render_matrix", "render_table", "write_json_atomically"]
 
-COMMANDS = (claims, check, conformance, fingerprint, compare, measure, report)
+COMMANDS = (claims, check, conformance, fingerprint, compare, audit, measure, report)
 """The commands, in the order ``--help`` lists them."""
 
 

@@ -29,12 +29,20 @@ def add_parser(commands) -> None:
     run_options(parser, 6, "shapes hypothesis draws per entry")
     parser.add_argument("--no-fingerprint", action="store_true",
                         help="do not fingerprint the entries that deviate")
+    parser.add_argument("--waive", metavar="FILE",
+                        help="known deviations (the waiver file of audit): shown as waived, "
+                        "they do not fail the run")
 
 
 def run(args: argparse.Namespace) -> int:
     from verify import catalog
 
     seed = args.seed if args.seed is not None else run_seed()
+    waivers = []
+    if args.waive:
+        from verify.audit.findings import load_waivers
+
+        waivers = load_waivers(args.waive)  # a ValueError: one line, exit 2
     libraries = None if "all" in args.library else list(dict.fromkeys(args.library))
     found = catalog.load(libraries)
     rows: list[dict] = []
@@ -49,7 +57,12 @@ def run(args: argparse.Namespace) -> int:
         progress(f"[{index}/{total}] {entry.name}: {row['verdict']} ({row['seconds']:.1f} s)")
     end_progress()
     rows += skipped_rows(found.skipped)
-    conforms = all(r["verdict"] == "pass" for r in rows if r["verdict"] != "skipped")
+    if waivers:
+        from verify.audit.findings import waive_rows
+
+        rows = waive_rows(rows, waivers)
+    conforms = all(r["verdict"] == "pass" or r.get("waived") for r in rows
+                   if r["verdict"] != "skipped")
     if args.json:
         print_document(document({"verdict": "pass" if conforms else "fail", "entries": rows},
                                 seed=seed))
@@ -69,7 +82,11 @@ def render_matrix(rows: Sequence[dict]) -> str:
         ratio = example.get("variance_ratio")
         shape = "x".join(map(str, example["shape"])) if example else ""
         claim = row.get("claim", row.get("reason", ""))
-        lines.append(f"{row['target']:{width}}  {row['verdict']:10} {claim[:44]:44} "
+        verdict = row["verdict"] + (" (waived)" if row.get("waived") else "")
+        if row.get("waived"):
+            notes.append(f"{row['target']}: waived: {row['waived']['reason']} "
+                         f"({row['waived']['link']})")
+        lines.append(f"{row['target']:{width}}  {verdict:10} {claim[:44]:44} "
                      f"{shape:22} {'' if ratio is None else f'{ratio:.4g}'}")
         if row.get("error"):
             notes.append(f"{row['target']}: error: {row['error']}")

@@ -16,9 +16,11 @@ from verify.versions import versions
 SCHEMA_VERSION = 1
 
 
-def document(fields: dict, *, seed: int) -> dict:
-    """``fields`` after ``schema_version``, ``seed`` (the run's) and ``versions``."""
-    return {"schema_version": SCHEMA_VERSION, "seed": seed, "versions": versions(), **fields}
+def document(fields: dict, *, seed: int, libraries: tuple[str, ...] = ()) -> dict:
+    """``fields`` after ``schema_version``, ``seed`` (the run's) and ``versions`` (with
+    those of ``libraries``, the distributions the result was measured on)."""
+    return {"schema_version": SCHEMA_VERSION, "seed": seed, "versions": versions(*libraries),
+            **fields}
 
 
 def print_document(document: dict) -> None:

@@ -33,7 +33,8 @@ def builtin_spec(model_class: str) -> Spec | None:
     if model_class not in BUILTIN_SPECS:
         return None
     entry = resources.files(__name__) / f"{model_class}.toml"
-    return parse_spec(entry.read_text(encoding="utf-8"), str(entry))
+    return parse_spec(entry.read_text(encoding="utf-8"),
+                      f"verify/audit/specs/{model_class}.toml (built in)")
 
 
 __all__ = ["BUILTIN_SPECS", "STARTING_CONFIGS", "build_starting_model", "builtin_spec",

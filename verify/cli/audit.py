@@ -1,0 +1,147 @@
+"""``python -m verify audit``: every tensor of a model against its layer's default, its
+config and its paper, and the anomalies that need no spec."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from verify.cli.options import UsageError, integer, positive_seconds
+from verify.cli.output import end_progress, progress
+from verify.cli.schema import document, print_document
+from verify.seeding import DEFAULT_SEED, run_seed
+
+NAME = "audit"
+APIS = ("torch", "keras", "nnx", "linen", "mlx", "arrays")
+DTYPES = ("float32", "float64")
+DEFAULT_EXAMPLES = 5
+LIBRARIES = ("torch", "transformers", "jax", "flax", "keras", "mlx")
+
+
+def add_parser(commands) -> None:
+    parser = commands.add_parser(
+        NAME, help="audit every tensor of a model: defaults, config, paper, anomalies",
+        description="Build TARGET (transformers:<ModelClass>, a framework layer such as "
+        "torch:nn.MultiheadAttention, or package.module:attribute, a model builder) with "
+        "seeded builds, and test every parameter and buffer against its expected law (a spec "
+        "file, the built-in spec of a transformers class, or its layer's documented default) "
+        "and for anomalies: non-finite, uninitialized, constant, identical or correlated "
+        "tensors, tensors left on the default, framework fans that differ from the semantic "
+        "fans, seeding, reloading. Exit 0: no finding; 1: findings; 2: bad usage or a "
+        "builder that fails.",
+    )
+    parser.add_argument("targets", nargs="+", metavar="TARGET")
+    parser.add_argument("--api", choices=APIS, default=None,
+                        help="the builder's api (default: torch; catalog names know theirs)")
+    parser.add_argument("--config", metavar="JSON",
+                        help="transformers config fields over the starting config, a JSON "
+                        "object such as '{\"n_layer\": 4}'")
+    parser.add_argument("--kwargs", metavar="JSON",
+                        help="the builder's (or layer constructor's) keyword arguments")
+    parser.add_argument("--spec", metavar="FILE", help="a TOML spec of expected laws")
+    parser.add_argument("--waive", metavar="FILE",
+                        help="a TOML list of known findings, shown as waived")
+    parser.add_argument("--dtype", choices=DTYPES, default=None,
+                        help="build with this default float dtype (torch and keras)")
+    parser.add_argument("--seed", type=integer(0, "a non-negative integer"), default=None,
+                        help=f"the run's seed (default: $VERIFY_SEED, else {DEFAULT_SEED})")
+    parser.add_argument("--examples", type=integer(0, "a non-negative integer"),
+                        default=DEFAULT_EXAMPLES,
+                        help="configs hypothesis draws around the starting config "
+                        "(transformers targets; default: %(default)s; 0: none)")
+    parser.add_argument("--timeout", type=positive_seconds, default=60.0,
+                        help="seconds one build may take (default: %(default)s)")
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def _object(text: str | None, option: str) -> dict:
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise UsageError(f"{option} is not valid JSON ({error.msg} at character {error.pos}): "
+                         "give an object such as '{\"n_layer\": 2}'") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{option} must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+class _Progress:
+    """The audit's stage on stderr: redrawn on a terminal, one line a second in a log."""
+
+    def __init__(self, target: str, index: int, count: int) -> None:
+        self.prefix = f"audit {target}" + (f" ({index}/{count})" if count > 1 else "")
+        self.stage, self.shown = "", 0.0
+        self.every = 0.1 if sys.stderr.isatty() else 1.0
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if stage != self.stage or now - self.shown >= self.every:
+            progress(f"{self.prefix}: {stage} {done}/{total}")
+            self.stage, self.shown = stage, now
+
+
+def run(args: argparse.Namespace) -> int:
+    from verify.audit import BuildError, audit_model, load_waivers
+    from verify.audit.dtypes import default_dtype
+    from verify.audit.engine import AuditResult
+
+    seed = args.seed if args.seed is not None else run_seed()
+    config = _object(args.config, "--config")
+    kwargs = _object(args.kwargs, "--kwargs")
+    spec = None
+    if args.spec:
+        from verify.audit.spec import load_spec
+
+        spec = load_spec(args.spec)  # SpecError is a ValueError: one line, exit 2
+    waivers = load_waivers(args.waive) if args.waive else ()
+    results = []
+    for index, target in enumerate(args.targets, 1):
+        try:
+            with default_dtype(args.api or _api_of(target), args.dtype):
+                result = audit_model(target, api=args.api, spec=spec, config=config,
+                                     kwargs=kwargs, waivers=waivers, seed=seed,
+                                     examples=args.examples, timeout=args.timeout,
+                                     progress=_Progress(target, index, len(args.targets)))
+        except BuildError as error:
+            end_progress()
+            if len(args.targets) == 1:
+                raise UsageError(str(error)) from None
+            result = AuditResult(target=target, api=args.api or _api_of(target), seed=seed,
+                                 error=str(error))
+        end_progress()
+        results.append(result)
+        if not args.json:
+            print(result.table())
+            print()
+    if args.json:
+        print_document(document(_fields(results), seed=seed, libraries=_libraries(results)))
+    if any(r.verdict == "error" for r in results):
+        return 2  # a builder that fails; the others' results are still printed
+    return 1 if any(r.verdict == "fail" for r in results) else 0
+
+
+def _api_of(target: str) -> str:
+    prefix = target.partition(":")[0]
+    return {"transformers": "torch"}.get(prefix, prefix if prefix in APIS else "torch")
+
+
+def _libraries(results) -> tuple[str, ...]:
+    """The distributions the audited models were built with, besides torch."""
+    wanted = {"keras": ("keras", "jax"), "nnx": ("jax", "flax"), "linen": ("jax", "flax"),
+              "mlx": ("mlx",)}
+    names = [name for r in results for name in wanted.get(r.api, ())]
+    if any(r.target.startswith("transformers:") for r in results):
+        names.append("transformers")
+    return tuple(dict.fromkeys(names))
+
+
+def _fields(results) -> dict:
+    verdicts = [r.verdict for r in results]
+    verdict = "error" if "error" in verdicts else ("fail" if "fail" in verdicts else "pass")
+    if len(results) == 1:
+        return {"verdict": verdict, **results[0].to_dict()}
+    return {"verdict": verdict, "audits": [r.to_dict() for r in results]}
