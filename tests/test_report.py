@@ -4,6 +4,7 @@ leaves the previous report alone. (Rendering in a browser: test_report_browser.p
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import json
 import re
@@ -16,8 +17,9 @@ import pytest
 
 from verify import report
 from verify.cli import main
-from verify.report import document
+from verify.report import document, models
 
+TRANSFORMERS = importlib.util.find_spec("transformers") is not None
 ARGS = ["report", "--quick", "--libraries", "torch", "--seed", "7"]
 
 
@@ -56,7 +58,7 @@ def test_writes_every_file(built):
     assert files == {Path(meta["file"]).name for meta in doc["figures"].values()}
     for name in ("claims-evidence", "depth-second-moments", "residual-gradient-ratio",
                  "finite-width-fluctuations", "qq-distributions", "size-and-power",
-                 "peer-comparison"):
+                 "peer-comparison", *(["models-depth"] if TRANSFORMERS else [])):
         assert name in doc["figures"], name
     for path in (out / "figures").iterdir():
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -69,7 +71,7 @@ def test_json_records_seed_versions_settings_and_timings(built):
     assert doc["settings"]["quick"] is True and doc["settings"]["seed"] == 7
     assert doc["versions"]["torch"] != "not installed"
     assert [s["name"] for s in doc["sections"]] == ["claims", "depth figures", "conformance",
-                                                    "deviations", "statistics"]
+                                                    "deviations", "statistics", "models"]
     assert all(s["seconds"] > 0 for s in doc["sections"])
     assert doc["wall_seconds"] >= sum(s["seconds"] for s in doc["sections"])
     ids = [c["id"] for c in doc["claims"]]
@@ -108,7 +110,7 @@ def test_markdown_and_html_hold_the_tables_and_figures(built):
     assert page.count('src="data:image/png;base64,') == len(doc["figures"])
     assert not re.search(r'(src|href)="(https?:)?//', page), "the page must not fetch anything"
     for anchor in ("claims-table", "conformance-overview", "conformance-matrix", "size-table",
-                   "power-table", "versions", "timings"):
+                   "power-table", "models-table", "versions", "timings"):
         assert f'id="{anchor}"' in page
     assert markdown.count("| he.variance |") + markdown.count("| `he.variance` |") == 1
 
@@ -118,10 +120,57 @@ def test_prints_a_summary_table(built):
     lines = stdout.splitlines()
     assert lines[0].split() == ["section", "items", "result", "seconds"]
     for section in ("claims", "depth figures", "conformance", "deviations", "statistics",
-                    "write", "total"):
+                    "models", "write", "total"):
         assert any(line.startswith(section) for line in lines), section
-    assert "[5/5] statistics" in stderr  # progress, per section
+    models_line = next(line for line in lines if line.startswith("models"))
+    assert "fan-mismatch" in models_line and "layers" in models_line
+    assert "[5/6] statistics" in stderr and "[6/6] models" in stderr  # progress, per section
     assert "he.variance" in stderr  # ... and per item
+
+
+def test_the_models_section(built):
+    """The quick run audits one torch layer and GPT-2: verdicts, findings, replay lines and
+    the depth profile in report.json; the tables in report.md and index.html."""
+    out, _, _ = built
+    doc = json.loads((out / "report.json").read_text())
+    markdown = (out / "report.md").read_text()
+    page = (out / "index.html").read_text()
+    rows = {row["target"]: row for row in doc["models"]["rows"]}
+    expected = [models.QUICK_LAYER, *([models.QUICK_ARCHITECTURE] if TRANSFORMERS else [])]
+    assert sorted(rows) == sorted(expected)
+    assert doc["models"]["examples"] == 0  # quick: no configs explored
+    conv = rows[models.QUICK_LAYER]
+    assert conv["verdict"] == "fail" and conv["builds"] > 2 and conv["seconds"] > 0
+    assert {f["kind"] for f in conv["findings"]} == {"fan-mismatch"}
+    assert all(f["blocking"] and f["replay"] is None for f in conv["findings"])
+    assert not any(f["law_unchanged"] for f in conv["findings"])  # fan-in off the wrong axis
+    assert conv["replay"] == (f"python -m verify audit {models.QUICK_LAYER} --kwargs "
+                              "'" + json.dumps(conv["kwargs"], sort_keys=True) + "' --seed 7")
+    # the tables: the targets, then one table of findings per target with findings
+    assert "## Models" in markdown and "| target | verdict | builds | findings by kind |" in \
+        markdown
+    assert f"### {models.QUICK_LAYER}" in markdown and conv["replay"] in markdown
+    assert f'id="{conv["anchor"]}-findings"' in page and 'id="models-table"' in page
+    assert f'href="#{conv["anchor"]}"' in page
+    summary = document.summary_blocks(doc)
+    assert any(getattr(b, "text", "").startswith("Models: ") for b in summary)
+    assert any(s["name"] == "models" for s in doc["sections"])
+    if not TRANSFORMERS:
+        return
+    gpt2 = rows[models.QUICK_ARCHITECTURE]
+    assert gpt2["verdict"] == "pass" and gpt2["in_figure"]
+    assert {f["kind"] for f in gpt2["findings"]} == {"doc-mismatch"}
+    assert not any(f["blocking"] for f in gpt2["findings"])
+    assert "doc-mismatch (informational)" in markdown
+    # GPT-2's residual projections sit on initializer_range / sqrt(2 n_layer): 2 layers
+    projections = [p for p in gpt2["profile"] if p["pattern"].endswith("c_proj.weight")]
+    assert len(projections) == 4 and all(p["depth_law"] for p in projections)
+    for point in projections:
+        low, high = point["std_interval"]
+        assert point["expected_std"] == pytest.approx(0.02 / 2)
+        assert low <= point["expected_std"] <= high, point
+    assert doc["models"]["figure"] == "models-depth"
+    assert 'href="#models-depth"' in page
 
 
 def test_rerendering_from_the_json_gives_the_same_markdown(built):

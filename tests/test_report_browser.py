@@ -136,25 +136,49 @@ def test_the_verdicts_are_coloured(browser, page_file):
     page.close()
 
 
-@pytest.mark.parametrize("viewport", [(1366, 768), (1024, 768)], ids=["1366x768", "1024x768"])
-def test_the_claims_table_fits_a_laptop_screen(browser, page_file, viewport):
-    """On a laptop's screen the claims table is no wider than the page: its last column is
-    on screen, long cells wrap, and no cell's content is clipped. (A scroll container
-    would hide a table that is too wide from the page's own scroll width.)"""
-    width, height = viewport
-    page = browser.new_page(viewport={"width": width, "height": height})
-    page.goto((page_file / "index.html").as_uri(), wait_until="load")
-    page_width = page.evaluate("document.documentElement.clientWidth")
-    table = page.locator("#claims-table")
+def _assert_fits(table, page_width: int) -> None:
+    """The table is no wider than the page: its last column on screen, its long cells
+    wrapped, no cell's content clipped. (A scroll container would hide a table that is too
+    wide from the page's own scroll width.)"""
+    name = table.evaluate("e => e.id")
+    table.scroll_into_view_if_needed()
     box = table.bounding_box()
-    assert box["x"] >= 0 and box["x"] + box["width"] <= page_width, (box, page_width)
+    assert box["x"] >= 0 and box["x"] + box["width"] <= page_width, (name, box, page_width)
     last = table.locator("thead th").last.bounding_box()
-    assert last["x"] + last["width"] <= page_width, "the last column is cut off"
+    assert last["x"] + last["width"] <= page_width, f"{name}: the last column is cut off"
     holder = table.evaluate("e => [e.parentElement.scrollWidth, e.parentElement.clientWidth]")
-    assert holder[0] <= holder[1] + 1, f"the table overflows what holds it: {holder}"
+    assert holder[0] <= holder[1] + 1, f"{name} overflows what holds it: {holder}"
     clipped = table.evaluate("""t => [...t.querySelectorAll('th, td')]
         .filter(c => c.scrollWidth > c.clientWidth + 1)
         .map(c => `${c.dataset.label || c.textContent}: ${c.scrollWidth} > ${c.clientWidth}`)""")
-    assert clipped == []
-    assert table.locator("tbody tr").count() >= 1
+    assert clipped == [], name
+    assert table.locator("tbody tr").count() >= 1, name
+
+
+@pytest.mark.parametrize("viewport", [(1366, 768), (1024, 768)], ids=["1366x768", "1024x768"])
+def test_the_claims_table_fits_a_laptop_screen(browser, page_file, viewport):
+    """On a laptop's screen the claims table is no wider than the page."""
+    width, height = viewport
+    page = browser.new_page(viewport={"width": width, "height": height})
+    page.goto((page_file / "index.html").as_uri(), wait_until="load")
+    _assert_fits(page.locator("#claims-table"),
+                 page.evaluate("document.documentElement.clientWidth"))
+    page.close()
+
+
+def test_the_models_tables_fit_a_laptop_screen(browser, page_file):
+    """At 1366x768 the models section's tables (the targets, and each target's findings,
+    with their long replay commands and citations) are no wider than the page."""
+    doc = json.loads((page_file / "report.json").read_text())
+    page = browser.new_page(viewport={"width": 1366, "height": 768})
+    page.goto((page_file / "index.html").as_uri(), wait_until="load")
+    page_width = page.evaluate("document.documentElement.clientWidth")
+    anchors = ["models-table", *(f"{row['anchor']}-findings" for row in doc["models"]["rows"]
+                                 if row["findings"])]
+    assert len(anchors) >= 2
+    for anchor in anchors:
+        _assert_fits(page.locator(f"#{anchor}"), page_width)
+    badge = page.locator(f"#{anchors[1]} .verdict").first
+    colour = badge.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert colour not in ("rgba(0, 0, 0, 0)", "transparent", "rgb(255, 255, 255)")
     page.close()

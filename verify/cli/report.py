@@ -1,5 +1,5 @@
-"""``python -m verify report``: the main job, claims, conformance, figures and statistics
-as one report."""
+"""``python -m verify report``: the main job, claims, conformance, figures, statistics and
+model audits as one report."""
 
 from __future__ import annotations
 
@@ -19,9 +19,11 @@ NAME = "report"
 
 def add_parser(commands) -> None:
     parser = commands.add_parser(
-        NAME, help="the main job: claims, conformance, figures and statistics as a report",
+        NAME, help="the main job: claims, conformance, figures, statistics and model audits "
+        "as a report",
         description="Test every claim, check every initializer of the installed libraries, "
-        "draw the figures and measure the checks; write index.html (self-contained), "
+        "draw the figures, measure the checks and audit whole models and every registered "
+        "layer type; write index.html (self-contained), "
         "report.md, report.json and figures/*.png into --out, replacing the previous report "
         "only when the new one is complete.",
     )

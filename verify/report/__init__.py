@@ -1,6 +1,6 @@
 """``python -m verify report``: the main job.
 
-Runs the sections (claims, depth figures, conformance, deviations, statistics) with
+Runs the sections (claims, depth figures, conformance, deviations, statistics, models) with
 progress on stderr, then writes ``index.html`` (one self-contained page),
 ``report.md``, ``report.json`` (every number, with the seed, versions, settings and
 timings) and ``figures/*.png``. Everything is written into a staging directory first
@@ -23,6 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from verify.report import document, render
+from verify.report.models import run_models
 from verify.report.progress import Progress
 from verify.report.sections import (
     Section,
@@ -41,7 +42,7 @@ from verify.versions import versions
 __all__ = ["FILES", "Settings", "run"]
 
 FILES = ("index.html", "report.md", "report.json")
-SECTIONS = 5
+SECTIONS = 6
 
 
 def _library_versions(libraries: list[str]) -> dict[str, str]:
@@ -151,8 +152,9 @@ def run(out: Path, settings: Settings, *, progress: Progress | None = None,
         rows = conformance.data["rows"]
         deviations = finish(timed(run_deviations, settings, progress, figures, rows))
         statistics = finish(timed(run_statistics, settings, progress, figures))
+        models = finish(timed(run_models, settings, progress, figures))
         written = {}
-        for section in (claims, depth, deviations, statistics):
+        for section in (claims, depth, deviations, statistics, models):
             written.update(section.figures)
         statistics.data["family_wise"] = family_wise(claims.data["claims"], rows)
         doc = {
@@ -170,6 +172,7 @@ def run(out: Path, settings: Settings, *, progress: Progress | None = None,
             "deviations": deviations.data,
             "statistics": statistics.data,
             "depth": depth.data,
+            "models": models.data,
             "figures": written,
             "sections": [{"name": s.name, "items": s.items, "summary": s.summary,
                           "seconds": s.seconds} for s in sections],

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from verify.report.models_document import models_blocks, models_summary
 from verify.report.render import Block, Cell, Figure, Heading, Paragraph, Table, cell, number
 
 TITLE = "Weight initialization, verified"
@@ -50,12 +51,14 @@ def summary_blocks(doc: dict) -> list[Block]:
               f"{fw['effect']:.0%} error where the budget allows: the probability that any "
               f"of them alarmed falsely is at most {fw['family_wise_bound']:.2g}.")
     blocks.append(Paragraph(text))
+    if doc.get("models") is not None:
+        blocks.append(Paragraph(f"Models: {models_summary(doc['models'])}"))
     if doc["settings"]["quick"]:
         blocks.append(Paragraph(
             f"This is a --quick smoke run: {len(claims)} of "
             f"{len(claims) + len(doc['claims_not_run'])} claims, one hypothesis example per "
-            "exploration, tiny measurement budgets. Its verdicts are honest but its evidence "
-            "is thin; run without --quick for the report."))
+            "exploration, tiny measurement budgets, two model audits. Its verdicts are honest "
+            "but its evidence is thin; run without --quick for the report."))
     skipped = doc["conformance"]["skipped"]
     if skipped:
         blocks.append(Paragraph("Not installed, so not checked: " + "; ".join(
@@ -229,7 +232,8 @@ def environment_blocks(doc: dict) -> list[Block]:
 
 def blocks(doc: dict) -> list[Block]:
     return [*summary_blocks(doc), *claims_blocks(doc), *conformance_blocks(doc),
-            *figure_blocks(doc), *statistics_blocks(doc), *environment_blocks(doc)]
+            *models_blocks(doc), *figure_blocks(doc), *statistics_blocks(doc),
+            *environment_blocks(doc)]
 
 
 def subtitle(doc: dict) -> str:

@@ -8,6 +8,7 @@ Each function takes JSON-ready results (or result objects) and returns a
 from __future__ import annotations
 
 import math
+import re
 import textwrap
 from collections.abc import Callable, Sequence
 
@@ -205,3 +206,87 @@ def peer_comparison(peers: dict) -> Figure:
     right.set_title(f"Pure variance errors, {peers['trials']} trials per point", fontsize=9)
     right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     return figure
+
+
+def _legend_name(pattern: str, points: Sequence[dict], width: int = 46) -> str:
+    """A tensor pattern for the legend (``.weight`` dropped, long ones cut at the left),
+    with the expected std's expression and value when it depends on the depth."""
+    name = pattern.removesuffix(".weight")
+    name = name if len(name) <= width else "..." + name[-(width - 3):]
+    point = next((p for p in points if p["depth_law"]), None)
+    if point is None:
+        return name
+    law = re.search(r"std=(.*)\)$", point["expected_rule"])
+    expression = law.group(1) if law else point["expected_rule"]
+    lines = textwrap.wrap(f"expected std = {expression} = {point['expected_std']:.3g}", width,
+                          initial_indent="  ", subsequent_indent="    ")
+    return "\n".join([name, *lines])
+
+
+def _by_pattern(points: Sequence[dict]) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for point in points:
+        found.setdefault(point["pattern"], []).append(point)
+    return {name: sorted(members, key=lambda p: p["layer_index"])
+            for name, members in found.items()}
+
+
+def model_depth_profiles(rows: Sequence[dict]) -> Figure:
+    """Std against layer index, one panel per audited model (a row of the models
+    section): each tensor pattern's measured std with its 95% interval (failing tensors
+    ringed red), and its expected std as a dashed line of the same colour; the legend
+    writes out the expected std where it depends on the depth."""
+    legends = [[_legend_name(pattern, points)
+                for pattern, points in _by_pattern(row["profile"]).items()] for row in rows]
+    heights = [max(2.6, 0.13 * sum(label.count("\n") + 1 for label in labels) + 0.9)
+               for labels in legends]
+    figure = Figure(figsize=(9.0, sum(heights) + 0.4), layout="constrained")
+    axes = figure.subplots(len(rows), 1, squeeze=False, height_ratios=heights)[:, 0]
+    markers = "osD^v<>ph"
+    for ax, row, labels in zip(axes, rows, legends, strict=True):
+        by_pattern = _by_pattern(row["profile"])
+        count = len(by_pattern)
+        for index, (points, label) in enumerate(zip(by_pattern.values(), labels, strict=True)):
+            colour = _colour(index, count)
+            offset = (index - (count - 1) / 2) * min(0.05, 0.6 / max(count, 1))
+            x = np.array([p["layer_index"] for p in points], dtype=float) + offset
+            std = np.array([p["std"] for p in points])
+            low = np.array([p["std_interval"][0] for p in points])
+            high = np.array([p["std_interval"][1] for p in points])
+            ax.errorbar(x, std, yerr=[std - low, high - std], fmt=markers[index % len(markers)],
+                        ms=4, color=colour, lw=1, label=label)
+            failing = [i for i, p in enumerate(points) if p["verdict"] == "fail"]
+            if failing:
+                ax.plot(x[failing], std[failing], "o", ms=9, mfc="none",
+                        mec=VERDICT_COLOURS["fail"], mew=1.2)
+            expected = [(xi, p["expected_std"]) for xi, p in zip(x, points, strict=True)
+                        if p["expected_std"] is not None]
+            if expected:
+                ex, ey = zip(*expected, strict=True)
+                ax.plot([min(ex) - 0.15, *ex, max(ex) + 0.15], [ey[0], *ey, ey[-1]], "--",
+                        color=colour, lw=1, alpha=0.8)
+        ax.set_yscale("log")
+        indices = sorted({p["layer_index"] for p in row["profile"]})
+        ax.set_xticks(indices)
+        ax.set_xlim(min(indices) - 0.5, max(indices) + 0.5)
+        ax.set_xlabel("layer index", fontsize=8)
+        ax.set_ylabel("std", fontsize=8)
+        ax.tick_params(labelsize=7)
+        fails = sum(f["blocking"] and f["kind"] in ("variance", "depth-law")
+                    for f in row["findings"])
+        ax.set_title(f"{row['target'].split(':', 1)[-1]}: {row['verdict']}"
+                     + (f", {fails} variance or depth-law finding(s)" if fails else ""),
+                     fontsize=9)
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    figure.suptitle("Std against layer index: measured (95% interval, red ring: fails its "
+                    "law) and expected (dashed)", fontsize=10)
+    return figure
+
+
+def _colour(index: int, count: int) -> tuple:
+    """A distinct colour for each of ``count`` series (tab10, then tab20)."""
+    from matplotlib import colormaps
+
+    if count <= 10:
+        return colormaps["tab10"](index % 10)
+    return colormaps["tab20"](index % 20)

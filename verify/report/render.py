@@ -145,7 +145,8 @@ code { font: 0.84em/1.4 ui-monospace, SFMono-Regular, Menlo, Consolas, monospace
 .v-holds-with-conditions { background: var(--info); }
 .v-fail, .v-fails, .v-error { background: var(--fail); }
 .v-suspicious, .v-erratum { background: var(--warn); }
-.v-skipped { background: #7b8794; }
+.v-skipped, .v-waived { background: #7b8794; }
+.v-informational { background: var(--info); }
 figure { margin: 1.2em 0 2em; }
 figure img { display: block; max-width: 100%; height: auto; border: 1px solid var(--line);
              border-radius: 6px; background: #fff; }
