@@ -17,6 +17,7 @@ import tempfile
 from pathlib import Path
 
 from verify.report import sections
+from verify.report.models import run_models
 from verify.report.progress import Progress
 from verify.seeding import DEFAULT_SEED
 
@@ -26,6 +27,7 @@ SECTIONS = {
     "conformance": sections.run_conformance,
     "deviations": sections.run_deviations,
     "statistics": sections.run_statistics,
+    "models": run_models,
 }
 
 
@@ -53,7 +55,7 @@ class ReportSections:
             return []
         figures = Path(tempfile.mkdtemp(prefix="bench-report-"))
         try:
-            section = sections.run_conformance(_settings(), Progress(5, io.StringIO()),
+            section = sections.run_conformance(_settings(), Progress(len(SECTIONS), io.StringIO()),
                                                figures)
         finally:
             shutil.rmtree(figures, ignore_errors=True)
@@ -63,7 +65,7 @@ class ReportSections:
 
     def setup(self, rows, section):
         self.figures = Path(tempfile.mkdtemp(prefix="bench-report-"))
-        self.arguments = (_settings(), Progress(5, io.StringIO()), self.figures)
+        self.arguments = (_settings(), Progress(len(SECTIONS), io.StringIO()), self.figures)
         if section == "deviations":
             self.arguments += ([dict(row) for row in rows],)
 
