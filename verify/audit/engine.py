@@ -667,17 +667,22 @@ def _default_findings(params, reports: dict[str, TensorReport],
         if report.status in ("default", "own scheme") and param.role.default is not None \
                 and not param.buffer:
             by_role.setdefault(param.role.role, []).append(param)
-        # fan-mismatch: the default is followed, and it reads other fans than the semantic
+        # fan-mismatch: the default is followed, and the fans it reads from the stored shape
+        # give another law than the semantic fans would (a fan-out read wrongly by a
+        # fan-in scheme changes nothing: no finding)
         role = param.role
-        if report.status == "default" and role.semantic_default is not None:
+        if report.status == "default" and role.law_mismatch:
             framework = role.framework_fans
             findings.append(Finding(
                 kind="fan-mismatch", tensors=param.names,
                 detail=f"{param.layer} draws {role.default.describe()} with fans "
-                       f"(in={framework[0]}, out={framework[1]}) read from the stored shape "
-                       f"{list(param.shape)}; the map's semantic fans are (in={role.fan_in}, "
-                       f"out={role.fan_out}), for which the same scheme gives "
-                       f"{role.semantic_default.describe()}",
+                       f"(in={framework[0]}, out={framework[1]}) read from "
+                       + (f"the stored shape {list(param.shape)}" if role.fan_in is not None
+                          else "its weight's shape")
+                       + (f"; the map's semantic fans are (in={role.fan_in}, "
+                          f"out={role.fan_out})" if role.fan_in is not None else
+                          "; with the weight's semantic fans")
+                       + f", the same scheme gives {role.semantic_default.describe()}",
                 expected=role.semantic_default.describe(),
                 measured=_measured_text(report.measured), citation=role.default.citation,
                 numbers={"framework_fans": list(framework) if framework else None,
