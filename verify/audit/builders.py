@@ -250,6 +250,10 @@ def _layer(framework: str, name: str, kwargs: dict, timeout: float,
     if api is not None and api != framework:
         raise BuildError(f"{framework}:{name} is a {framework} layer; drop --api {api}")
     target = f"{framework}:{name}"
+    if not kwargs:  # the registry's example arguments (verify/layers/examples.py)
+        from verify.layers.examples import EXAMPLES
+
+        kwargs = dict(EXAMPLES.get(framework, {}).get(name, {}))
 
     def function(**arguments):
         return layers.build_layer(framework, name, arguments)
