@@ -120,3 +120,19 @@ def broken_same_key_per_layer(rngs: nnx.Rngs) -> nnx.Module:
     model.a.kernel[...] = nnx.initializers.lecun_normal()(key, (WIDTH, WIDTH))
     model.b.kernel[...] = nnx.initializers.lecun_normal()(key, (WIDTH, WIDTH))
     return model
+
+
+def correct_truncated(rngs: nnx.Rngs) -> nnx.Module:
+    return Pair(rngs, lambda key, shape, dtype=jnp.float32:
+                0.02 * jax.random.truncated_normal(key, -2.0, 2.0, shape, dtype))
+
+
+def broken_support(rngs: nnx.Rngs) -> nnx.Module:
+    """Documented as truncated at +-2 std, drawn untruncated with the truncated law's std."""
+    return Pair(rngs, nnx.initializers.normal(0.02 * 0.8796256610342398))
+
+
+def embedding_default(rngs: nnx.Rngs) -> nnx.Module:
+    """nnx.Embed's default: variance_scaling(1, fan_in, normal, out_axis=0), which reads the
+    fan-in off the (num_embeddings, features) table as features: N(0, 1 / features)."""
+    return nnx.Embed(100, 16, rngs=rngs)

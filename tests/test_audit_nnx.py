@@ -1,7 +1,7 @@
 """The audit on broken Flax NNX models: each finding kind that a JAX model can show, on a
 broken model and its correct twin (tests/audit_models_nnx.py). ``reinitialized-on-load``
 needs a library's own loading path, which NNX models do not have: it is tested on torch
-and transformers models (tests/test_audit.py)."""
+and transformers models (tests/test_audit.py) and on Keras (tests/test_audit_keras.py)."""
 
 from __future__ import annotations
 
@@ -61,6 +61,7 @@ def test_seeding():
     (models.broken_distribution, "linear_nnx.toml", "distribution"),
     (models.broken_mean, "linear_nnx.toml", "mean"),
     (models.broken_depth_not_scaled, "stack_nnx.toml", "depth-law"),
+    (models.broken_support, "truncated_nnx.toml", "support"),
 ])
 def test_departures_from_a_spec(builder, spec, kind):
     result = audit_model(builder, api="nnx", spec=SPECS / spec, seed=SEED)
@@ -70,7 +71,26 @@ def test_departures_from_a_spec(builder, spec, kind):
 @pytest.mark.parametrize("builder, spec", [
     (models.correct_normal, "linear_nnx.toml"),
     (models.correct_scheme, "stack_nnx.toml"),
+    (models.correct_truncated, "truncated_nnx.toml"),
 ])
 def test_twins_follow_their_spec(builder, spec):
     result = audit_model(builder, api="nnx", spec=SPECS / spec, seed=SEED)
     assert result.verdict == "pass", result.table()
+
+
+def test_doc_mismatch_is_shown_and_does_not_fail():
+    result = audit_model(models.correct_scheme, api="nnx", spec=SPECS / "stack_nnx.toml",
+                         seed=SEED)
+    assert [f.kind for f in result.findings] == ["doc-mismatch"]
+    assert result.verdict == "pass"
+
+
+def test_fan_mismatch_of_an_embedding_table():
+    """An embedding row is read by one lookup (semantic fan-in 1); nnx.Embed's default
+    reads fan-in = features = 16 off the table: N(0, 1/16), both numbers reported."""
+    result = audit_model(models.embedding_default, api="nnx", seed=SEED)
+    [finding] = [f for f in result.findings if f.blocking]
+    assert finding.kind == "fan-mismatch" and finding.tensors == ("embedding",)
+    assert finding.numbers["default_std"] == pytest.approx(0.25)
+    twin = audit_model(models.correct_pair, api="nnx", seed=SEED)
+    assert twin.verdict == "pass", twin.table()

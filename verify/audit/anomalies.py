@@ -176,6 +176,40 @@ def reloaded(model, params) -> list[Finding]:
     return findings
 
 
+def keras_reloaded(model, params) -> tuple[list[Finding], str | None]:
+    """Every tensor of a Keras model after ``model.save`` and ``keras.saving.load_model``
+    on a temporary ``.keras`` file (matched by position: Keras renames layers); a model
+    that cannot be loaded back (an unregistered custom layer) is a warning."""
+    import tempfile
+    from pathlib import Path
+
+    import keras
+
+    from verify.layers import walk
+
+    with tempfile.TemporaryDirectory(prefix="verify-audit-") as directory:
+        path = Path(directory) / "model.keras"
+        try:
+            model.save(path)
+            loaded = keras.saving.load_model(path)
+        except Exception as error:
+            first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            return [], (f"the model could not be saved and loaded back through Keras "
+                         f"({type(error).__name__}: {first[:200]}); loading not checked")
+    back = walk("keras", loaded)
+    if [p.shape for p in back] != [p.shape for p in params]:
+        return [], "the model loaded back has other tensors; loading not checked"
+    findings = []
+    for param, returned in zip(params, back, strict=True):
+        if not np.array_equal(param.array, returned.array, equal_nan=True):
+            changed = int(np.count_nonzero(param.array != returned.array))
+            findings.append(Finding(
+                kind="reinitialized-on-load", tensors=param.names,
+                detail=f"{changed} of {param.array.size} entries differ after model.save and "
+                       "keras.saving.load_model"))
+    return findings, None
+
+
 def doc_mismatches(spec) -> list[Finding]:
     findings = []
     for record in getattr(spec, "doc_mismatches", ()):

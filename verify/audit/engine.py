@@ -40,7 +40,14 @@ from scipy import special
 from verify import stats
 from verify.audit import buffers
 from verify.audit import tensors as battery_module
-from verify.audit.anomalies import doc_mismatches, nonfinite, reloaded, seeding, twins
+from verify.audit.anomalies import (
+    doc_mismatches,
+    keras_reloaded,
+    nonfinite,
+    reloaded,
+    seeding,
+    twins,
+)
 from verify.audit.builders import MAX_PARAMETERS, Builder, BuildError, check_model
 from verify.audit.findings import Finding, Waiver, apply_waivers
 from verify.audit.tensors import TEST_KINDS, Measured, as_sample, battery, measure
@@ -479,9 +486,14 @@ def run(builder: Builder, *, spec: Any = None, waivers: Sequence[Waiver] = (), s
     findings += _default_findings(params, reports, builds.samples, policy)
     findings += twins(params, reports, policy)
     if reload is None:  # the library's own loading path, where the model has one
-        reload = builder.api == "torch" and hasattr(model, "save_pretrained") \
-            and hasattr(type(model), "from_pretrained")
-    if reload:
+        reload = (builder.api == "torch" and hasattr(model, "save_pretrained")
+                  and hasattr(type(model), "from_pretrained")) or \
+            (builder.api == "keras" and _is_keras_model(model))
+    if reload and builder.api == "keras":
+        found, warning = keras_reloaded(model, params)
+        findings += found
+        result.warnings += [warning] if warning else []
+    elif reload:
         findings += reloaded(model, params)
     if spec is not None:
         findings += doc_mismatches(spec)
@@ -493,6 +505,12 @@ def run(builder: Builder, *, spec: Any = None, waivers: Sequence[Waiver] = (), s
 
 
 _NO_LAW = TensorLaw(family="constant", value=0.0)
+
+
+def _is_keras_model(model) -> bool:
+    import keras
+
+    return isinstance(model, keras.Model)
 
 
 def _padding_rows(param, spec, config) -> tuple[int, ...]:
