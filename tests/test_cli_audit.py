@@ -149,3 +149,21 @@ def test_a_spec_that_names_no_tensor_is_bad_input(capsys, tmp_path):
     status, out, err = run(capsys, f"{MODELS}:correct_defaults", "--spec", str(spec))
     assert status == 2 and out == ""
     assert "names no tensor" in err and "'0.weight'" in err
+
+
+def test_a_keras_builder_in_a_fresh_process():
+    """The user's module imports Keras: the audit chooses the JAX backend before it does
+    (Keras fixes its backend at import, and its default, TensorFlow, is not installed)."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("keras")
+    pytest.importorskip("jax")
+    env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    done = subprocess.run([sys.executable, "-m", "verify", "audit",
+                           "tests.audit_models_keras:correct_dense", "--api", "keras",
+                           "--seed", str(SEED)], capture_output=True, text=True, env=env,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "PASS" in done.stdout.splitlines()[0]

@@ -217,6 +217,9 @@ def resolve(target: str, *, api: str | None = None, kwargs: Mapping[str, Any] | 
     api = api or "torch"
     if api not in BUILDER_APIS:
         raise BuildError(f"unknown api {api!r}: use one of {', '.join(BUILDER_APIS)}")
+    from verify.adapters.keras import choose_backend
+
+    choose_backend()  # the user's module may import Keras: JAX unless KERAS_BACKEND is set
     try:
         function = import_attribute(target)
     except TargetNotFound as error:
