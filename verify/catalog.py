@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hypothesis import strategies as st
 
@@ -58,22 +58,58 @@ class Entry:
         default=None, repr=False)
     convention: str = ""
     max_calls: int = DEFAULT_MAX_CALLS
+    backend: str = ""
+    """For Keras 3: the backend the entry runs on (``jax``, ``torch``, ``tensorflow``,
+    ``numpy``); empty for the other libraries."""
+
+    @property
+    def label(self) -> str:
+        """The name, with the backend where there is one: ``keras:GlorotUniform [torch]``."""
+        return f"{self.name} [{self.backend}]" if self.backend else self.name
+
+
+KERAS_BACKENDS = ("jax", "torch", "tensorflow", "numpy")
+"""The backends Keras 3 runs its catalog on, one child process each but for the one this
+process has (:mod:`verify.adapters.remote`)."""
 
 
 @dataclass
 class Catalog:
     entries: list[Entry]
-    skipped: dict[str, str]  # library -> why it was skipped
+    skipped: dict[str, str]  # library (``keras[torch]`` for a backend) -> why it was skipped
 
-    def find(self, name: str) -> Entry:
+    def find(self, name: str, backend: str | None = None) -> Entry:
         for entry in self.entries:
-            if entry.name == name:
+            if entry.name == name and (backend is None or entry.backend == backend):
                 return entry
         raise KeyError(name)
 
 
-def load(libraries: list[str] | None = None) -> Catalog:
-    """The entries of ``libraries`` (all by default) whose library is installed."""
+def keras_backends(requested: list[str] | None) -> list[str]:
+    """The Keras backends a run covers: ``requested`` (``all`` for every one), else
+    ``KERAS_BACKEND``, else the adapter's default (JAX where it is installed)."""
+    import os
+
+    if requested:
+        chosen = list(KERAS_BACKENDS) if "all" in requested else list(dict.fromkeys(requested))
+        unknown = [b for b in chosen if b not in KERAS_BACKENDS]
+        if unknown:
+            raise ValueError(f"unknown Keras backend {unknown[0]!r}: use one of "
+                             f"{', '.join(KERAS_BACKENDS)} or all")
+        return chosen
+    from verify.adapters.keras import choose_backend
+
+    choose_backend()
+    return [os.environ["KERAS_BACKEND"]]
+
+
+def load(libraries: list[str] | None = None, *,
+         backends: list[str] | None = None) -> Catalog:
+    """The entries of ``libraries`` (all by default) whose library is installed.
+
+    Keras's entries run on each of ``backends`` (see :func:`keras_backends`): the backend
+    this process's Keras has in-process, every other one in a child process. A backend
+    that cannot start there (not installed) is skipped as ``keras[<backend>]``."""
     names = libraries or list(LIBRARIES)
     unknown = [n for n in names if n not in LIBRARIES]
     if unknown:
@@ -83,10 +119,58 @@ def load(libraries: list[str] | None = None) -> Catalog:
     for name in names:
         try:
             module = importlib.import_module(LIBRARIES[name])
-            found.extend(module.entries())
+            entries = module.entries()
         except LibraryMissing as error:
             skipped[name] = str(error)
+            continue
+        if name == "keras":
+            entries = _on_backends(entries, keras_backends(backends), skipped)
+        elif name in ISOLATED and ISOLATED[name]():
+            entries = [_in_child(e, {"VERIFY_CHILD": name}) for e in entries]
+        found.extend(entries)
     return Catalog(found, skipped)
+
+
+ISOLATED: dict[str, Callable[[], bool]] = {
+    "paddle": lambda: "tensorflow" in __import__("sys").modules,
+}
+"""Libraries that cannot share this process in some state, and the test for it: their
+entries are drawn in a child process then. Importing ``paddle`` after ``tensorflow``
+crashes the process (paddlepaddle 3.3.1, tensorflow 2.21.0)."""
+
+
+def _in_child(entry: Entry, environment: dict[str, str], **changes) -> Entry:
+    from functools import partial
+
+    from verify.adapters.remote import remote_target
+
+    return replace(entry, build=partial(remote_target, entry.library, entry.name, environment),
+                   **changes)
+
+
+def _on_backends(entries: list[Entry], backends: list[str],
+                 skipped: dict[str, str]) -> list[Entry]:
+    import os
+
+    here = os.environ.get("KERAS_BACKEND", "")
+    result: list[Entry] = []
+    for backend in backends:
+        if backend == here:
+            result.extend(replace(e, backend=backend) for e in entries)
+            continue
+        environment = {"KERAS_BACKEND": backend}
+        try:
+            from verify.adapters.remote import child
+
+            child(environment).load("keras")
+        except LibraryMissing as error:
+            skipped[f"keras[{backend}]"] = f"Keras's {backend} backend cannot start: {error}"
+            continue
+        result.extend(_in_child(e, environment, backend=backend,
+                                documented=e.documented.replace(f"backend {here})",
+                                                                f"backend {backend})"))
+                      for e in entries)
+    return result
 
 
 def library_of(name: str) -> str:

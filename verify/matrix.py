@@ -88,7 +88,9 @@ def conformance_row(entry, *, seed: int, examples: int, timeout: float,
 
     ``progress(text)`` is told when the fingerprint starts (it takes seconds)."""
     start = time.perf_counter()
-    row = {"target": entry.name, "library": entry.library, "kind": entry.kind,
+    backend = getattr(entry, "backend", "")
+    row = {"target": entry.name, "library": entry.library,
+           **({"backend": backend} if backend else {}), "kind": entry.kind,
            "claim": entry.claim.describe(), "documented": entry.documented,
            "convention": entry.convention,
            "claimed_distribution": getattr(entry.claim, "dist", None)}
@@ -98,7 +100,8 @@ def conformance_row(entry, *, seed: int, examples: int, timeout: float,
                        shapes=entry.shapes() if entry.shapes else None, seed=seed,
                        max_examples=examples, name=entry.name,
                        reproduce=f"python -m verify check {shlex.quote(entry.name)} "
-                       f"--shape {{shape}} --seed {seed}", max_calls=entry.max_calls)
+                       + (f"--backend {backend} " if backend else "")
+                       + f"--shape {{shape}} --seed {seed}", max_calls=entry.max_calls)
         row.update(verdict=report.verdict.value, counterexample=report.counterexample,
                    shapes_tested=len(report.shapes_tested),
                    checks=report.exploration.checks_run,
@@ -120,5 +123,16 @@ def conformance_row(entry, *, seed: int, examples: int, timeout: float,
 
 def skipped_rows(skipped: dict[str, str]) -> list[dict]:
     """Rows for the libraries that are not installed."""
-    return [{"target": f"{library}:*", "library": library, "verdict": "skipped",
-             "reason": reason} for library, reason in skipped.items()]
+    rows = []
+    for library, reason in skipped.items():
+        name, _, backend = library.partition("[")  # keras[torch]: one backend of Keras
+        rows.append({"target": f"{name}:*", "library": name,
+                     **({"backend": backend.rstrip("]")} if backend else {}),
+                     "verdict": "skipped", "reason": reason})
+    return rows
+
+
+def label(row: dict) -> str:
+    """A row's target, with its Keras backend where it has one (``keras:GlorotUniform
+    [torch]``): the key of a row among several backends."""
+    return f"{row['target']} [{row['backend']}]" if row.get("backend") else row["target"]

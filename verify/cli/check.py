@@ -50,7 +50,8 @@ def run(args: argparse.Namespace) -> int:
     from verify.strategies import weight_shapes
 
     seed = args.seed if args.seed is not None else run_seed()
-    target, entry = resolve_target(args.target, args.api, args.kwargs)
+    target, entry = resolve_target(args.target, args.api, args.kwargs,
+                                   getattr(args, "backend", None))
     if args.scheme or args.dist:
         if not (args.scheme and args.dist):
             raise UsageError("--scheme and --dist go together: give both")
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 def reproduce(args: argparse.Namespace, seed: int) -> str:
     """The command that replays one shape of this check: ``{shape}`` is left to fill."""
     words = ["python -m verify check", shlex.quote(args.target)]
-    for option in ("scheme", "dist", "mode", "gain", "layout"):
+    for option in ("scheme", "dist", "mode", "gain", "layout", "backend"):
         value = getattr(args, option)
         if value is not None:
             words.append(f"--{option} {value}")

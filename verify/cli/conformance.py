@@ -8,10 +8,10 @@ import textwrap
 from collections.abc import Sequence
 
 from verify.catalog import LIBRARIES
-from verify.cli.options import run_options
+from verify.cli.options import UsageError, backend_option, run_options
 from verify.cli.output import end_progress, progress
 from verify.cli.schema import document, print_document
-from verify.matrix import conformance_row, skipped_rows
+from verify.matrix import conformance_row, label, skipped_rows
 from verify.seeding import run_seed
 
 NAME = "conformance"
@@ -26,6 +26,7 @@ def add_parser(commands) -> None:
     )
     parser.add_argument("--library", nargs="+", default=["all"],
                         choices=[*LIBRARIES, "all"], help="libraries (default: all)")
+    backend_option(parser, several=True)
     run_options(parser, 6, "shapes hypothesis draws per entry")
     parser.add_argument("--no-fingerprint", action="store_true",
                         help="do not fingerprint the entries that deviate")
@@ -44,17 +45,26 @@ def run(args: argparse.Namespace) -> int:
 
         waivers = load_waivers(args.waive)  # a ValueError: one line, exit 2
     libraries = None if "all" in args.library else list(dict.fromkeys(args.library))
-    found = catalog.load(libraries)
-    rows: list[dict] = []
-    total = len(found.entries)
-    for index, entry in enumerate(found.entries, 1):
-        progress(f"[{index}/{total}] {entry.name} ...")
-        row = conformance_row(
-            entry, seed=seed, examples=args.examples, timeout=args.timeout,
-            fingerprint=not args.no_fingerprint,
-            progress=lambda text, i=index, e=entry: progress(f"[{i}/{total}] {e.name}: {text}"))
-        rows.append(row)
-        progress(f"[{index}/{total}] {entry.name}: {row['verdict']} ({row['seconds']:.1f} s)")
+    if args.backend and "keras" not in (libraries or catalog.LIBRARIES):
+        raise UsageError("--backend chooses Keras backends: add --library keras")
+    try:
+        found = catalog.load(libraries, backends=args.backend)
+        rows: list[dict] = []
+        total = len(found.entries)
+        for index, entry in enumerate(found.entries, 1):
+            progress(f"[{index}/{total}] {entry.label} ...")
+            row = conformance_row(
+                entry, seed=seed, examples=args.examples, timeout=args.timeout,
+                fingerprint=not args.no_fingerprint,
+                progress=lambda text, i=index, e=entry: progress(
+                    f"[{i}/{total}] {e.label}: {text}"))
+            rows.append(row)
+            progress(f"[{index}/{total}] {entry.label}: {row['verdict']} "
+                     f"({row['seconds']:.1f} s)")
+    finally:
+        from verify.adapters.remote import close_all
+
+        close_all()
     end_progress()
     rows += skipped_rows(found.skipped)
     if waivers:
@@ -72,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render_matrix(rows: Sequence[dict]) -> str:
+    rows = [{**row, "target": label(row)} for row in rows]
     width = max([len(r["target"]) for r in rows] + [6])
     lines = [f"{'target':{width}}  {'verdict':10} {'claim':44} {'minimal failing shape':22} "
              "var. ratio"]
