@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from verify.report.models_document import models_blocks, models_summary
+from verify.report.parity import parity_blocks
 from verify.report.render import Block, Cell, Figure, Heading, Paragraph, Table, cell, number
 
 TITLE = "Weight initialization, verified"
@@ -87,12 +88,15 @@ def conformance_blocks(doc: dict) -> list[Block]:
     figures = doc["figures"]
     conformance = doc["conformance"]
     rows = conformance["rows"]
-    libraries = list(dict.fromkeys(r["library"] for r in rows))
+    def library(row: dict) -> str:  # a Keras backend counts as a library of its own here
+        return f"{row['library']} [{row['backend']}]" if row.get("backend") else row["library"]
+
+    libraries = list(dict.fromkeys(library(r) for r in rows))
     verdicts = ("pass", "fail", "suspicious", "error", "skipped")
     overview = []
-    for library in libraries:
-        found = Counter(r["verdict"] for r in rows if r["library"] == library)
-        overview.append((Cell(library, code=True), *(
+    for name in libraries:
+        found = Counter(r["verdict"] for r in rows if library(r) == name)
+        overview.append((Cell(name, code=True), *(
             Cell(str(found[v]) if found[v] else "", verdict=v if found[v] else None)
             for v in verdicts)))
     matrix = []
@@ -108,7 +112,7 @@ def conformance_blocks(doc: dict) -> list[Block]:
             documented += f" Documented convention: {row['convention']}"
         ratio = (example or {}).get("variance_ratio")
         matrix.append((
-            Cell(row["library"], code=True), Cell(row["target"].split(":", 1)[-1], code=True),
+            Cell(library(row), code=True), Cell(row["target"].split(":", 1)[-1], code=True),
             cell(row.get("kind", "")), Cell(row["verdict"], verdict=row["verdict"]),
             cell(row.get("claim", "")), cell(documented), cell(fingerprint or row.get("error")),
             cell(_shape(example)), cell("" if ratio is None else number(ratio)),
@@ -126,6 +130,7 @@ def conformance_blocks(doc: dict) -> list[Block]:
         Table(("library", "initializer", "kind", "verdict", "documented law", "documentation",
                "fingerprint", "minimal failing shape", "variance ratio", "reproduce",
                "figure"), tuple(matrix), anchor="conformance-matrix"),
+        *parity_blocks(rows),
     ]
 
 

@@ -22,6 +22,7 @@ from PIL import Image
 
 from verify import claims as claims_module
 from verify import measure
+from verify.matrix import label
 from verify.report import plots
 from verify.report.progress import Progress
 from verify.stats import DEFAULT_POLICY
@@ -59,6 +60,8 @@ class Settings:
     quick: bool = False
     libraries: tuple[str, ...] | None = None
     """Catalog libraries to check; None: every installed one."""
+    keras_backends: tuple[str, ...] | None = ("all",)
+    """The Keras backends the catalog runs on (the parity matrix); None: the default one."""
     claims: tuple[str, ...] | None = None
     """Claim IDs to test; None: all."""
     claim_examples: int = claims_module.Context.max_examples
@@ -78,7 +81,7 @@ class Settings:
         """A smoke run of every section and figure: the quick claims, PyTorch's catalog
         (unless ``libraries`` says otherwise), one example each, the smallest budgets."""
         return cls(seed=seed, quick=True, libraries=libraries or ("torch",),
-                   claims=QUICK_CLAIMS, claim_examples=1,
+                   claims=QUICK_CLAIMS, claim_examples=1, keras_backends=None,
                    conformance_examples=1,
                    budget=QUICK_BUDGET,
                    depth_quick=True, processes=1)
@@ -287,14 +290,15 @@ def run_depth(settings: Settings, progress: Progress, figures: Path) -> Section:
 
 # --- conformance ------------------------------------------------------------------------------
 
-def _conformance_row(library: str, index: int, seed: int, examples: int,
+def _conformance_row(library: str, backend: str, index: int, seed: int, examples: int,
                      timeout: float) -> dict:
-    """The row of the ``index``-th catalog entry of ``library`` (in a worker process:
-    entries hold closures, so the worker loads the catalog itself)."""
+    """The row of the ``index``-th catalog entry of ``library`` on ``backend`` (in a worker
+    process: entries hold closures, so the worker loads the catalog itself)."""
     from verify import catalog
     from verify.matrix import conformance_row
 
-    entry = [e for e in catalog.load([library]).entries if e.library == library][index]
+    found = catalog.load([library], backends=[backend] if backend else None)
+    entry = [e for e in found.entries if e.library == library and e.backend == backend][index]
     return conformance_row(entry, seed=seed, examples=examples, timeout=timeout)
 
 
@@ -302,16 +306,19 @@ def run_conformance(settings: Settings, progress: Progress, figures: Path) -> Se
     from verify import catalog
     from verify.matrix import skipped_rows
 
-    found = catalog.load(list(settings.libraries) if settings.libraries else None)
+    backends = list(settings.keras_backends) if settings.keras_backends else None
+    found = catalog.load(list(settings.libraries) if settings.libraries else None,
+                         backends=backends)
     progress.start("conformance", len(found.entries))
-    positions: dict[str, int] = {}
+    positions: dict[tuple[str, str], int] = {}
     tasks = []
     for entry in found.entries:
-        index = positions.get(entry.library, 0)
-        positions[entry.library] = index + 1
-        tasks.append((entry.name, _conformance_row, (entry.library, index, settings.seed,
-                                                     settings.conformance_examples,
-                                                     settings.timeout)))
+        key = (entry.library, entry.backend)
+        index = positions.get(key, 0)
+        positions[key] = index + 1
+        tasks.append((entry.label, _conformance_row,
+                      (entry.library, entry.backend, index, settings.seed,
+                       settings.conformance_examples, settings.timeout)))
     # Each entry's seed and shapes come from the run seed and the entry: the rows do not
     # depend on which process checks them.
     rows = in_processes(tasks, settings.processes, progress, lambda row: row["verdict"])
@@ -336,15 +343,17 @@ def _qq_cases(settings: Settings, rows: list[dict]) -> tuple[list, list[dict], s
     other_law = [r for r in rows if r.get("fingerprint") and r.get("claimed_distribution")
                  and r["fingerprint"]["distribution"] != r["claimed_distribution"]]
     if other_law:
-        found = catalog.load(sorted({r["library"] for r in other_law}))
+        backends = sorted({r["backend"] for r in other_law if r.get("backend")})
+        found = catalog.load(sorted({r["library"] for r in other_law}),
+                             backends=backends or None)
         for row in other_law:
-            entry = found.find(row["target"])
+            entry = found.find(row["target"], row.get("backend", ""))
             shape = tuple(row["counterexample"]["shape"])
             if math.prod(shape) < 2000 and row.get("fingerprint"):
                 shape = tuple(row["fingerprint"]["shapes"][0]["shape"])
-            cases.append((row["target"], f"claims {row['claim']}", entry.build(),
+            cases.append((label(row), f"claims {row['claim']}", entry.build(),
                           entry.claim, shape))
-            described.append({"target": row["target"], "kind": "conformance",
+            described.append({"target": label(row), "kind": "conformance",
                               "shape": list(shape)})
     note = ""
     try:
@@ -367,16 +376,16 @@ def run_deviations(settings: Settings, progress: Progress, figures: Path,
     progress.start("deviations", len(deviating) + 1)
     written = {}
     for row in deviating:
-        progress.item(row["target"])
-        name = f"conformance-{slug(row['target'])}"
+        progress.item(label(row))
+        name = f"conformance-{slug(label(row))}"
         written[name] = _save(
             plots.conformance_variance(row), figures, name,
-            f"{row['target']}: measured against claimed variance",
-            f"The variance {row['target']} draws at each fingerprint shape (95% interval) "
+            f"{label(row)}: measured against claimed variance",
+            f"The variance {label(row)} draws at each fingerprint shape (95% interval) "
             f"against the variance its documentation claims ({row['claim']}). Fingerprint: "
             f"{row['fingerprint']['summary']}.")
         row["figure"] = name
-        progress.done(row["target"])
+        progress.done(label(row))
     progress.item("Q-Q plots")
     cases, described, note = _qq_cases(settings, rows)
     figure = plots.qq_plots(cases, seed=settings.seed)
@@ -388,12 +397,12 @@ def run_deviations(settings: Settings, progress: Progress, figures: Path,
             "documentation, and for the mutants of tests/mutants.py that keep the claimed "
             "variance but draw from another law.")
         for row in rows:
-            if any(d["target"] == row["target"] for d in described):
+            if any(d["target"] == label(row) for d in described):
                 row["qq_figure"] = "qq-distributions"
     progress.done("Q-Q plots")
     summary = f"{len(deviating)} variance figures, Q-Q plots of {len(cases)} initializers"
     return Section("deviations", len(deviating) + 1, summary,
-                   {"variance_figures": [r["target"] for r in deviating], "qq": described,
+                   {"variance_figures": [label(r) for r in deviating], "qq": described,
                     "qq_unavailable": note}, written)
 
 
