@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 
 from hypothesis import strategies as st
 
-from verify.adapters import LibraryMissing, Target
+from verify.adapters import DtypeUnsupported, LibraryMissing, Target
 from verify.conformance import DEFAULT_MAX_CALLS
 from verify.laws import Claim
 
@@ -61,6 +61,20 @@ class Entry:
     backend: str = ""
     """For Keras 3: the backend the entry runs on (``jax``, ``torch``, ``tensorflow``,
     ``numpy``); empty for the other libraries."""
+    dtypes: tuple[str, ...] = ("float32",)
+    """The dtypes the initializer is asked for (:mod:`verify.precision`), float32 first;
+    :meth:`target` builds each."""
+    build_dtype: Callable[[str], Target] | None = field(default=None, repr=False)
+
+    def target(self, dtype: str = "float32") -> Target:
+        """The target asked for ``dtype``: ``build()`` for float32, else ``build_dtype``;
+        :class:`~verify.adapters.DtypeUnsupported` for a dtype the entry does not take."""
+        if dtype == "float32" and self.build_dtype is None:
+            return self.build()
+        if dtype not in self.dtypes or self.build_dtype is None:
+            raise DtypeUnsupported(f"{self.name} is not checked in {dtype}: it is checked "
+                                   f"in {', '.join(self.dtypes)}")
+        return self.build_dtype(dtype)
 
     @property
     def label(self) -> str:
@@ -83,6 +97,15 @@ class Catalog:
             if entry.name == name and (backend is None or entry.backend == backend):
                 return entry
         raise KeyError(name)
+
+
+def dtypes_of(entry: Entry, requested: list[str] | None) -> list[str]:
+    """The dtypes an entry runs in: those of ``requested`` (``all``, or None: every one)
+    that it takes, float32 first; a named dtype it does not take is still run (its row says
+    ``not supported``, with the reason), so that a request is never silently dropped."""
+    if not requested or "all" in requested:
+        return list(entry.dtypes)
+    return list(dict.fromkeys(requested))
 
 
 def keras_backends(requested: list[str] | None) -> list[str]:
@@ -144,7 +167,9 @@ def _in_child(entry: Entry, environment: dict[str, str], **changes) -> Entry:
 
     from verify.adapters.remote import remote_target
 
-    return replace(entry, build=partial(remote_target, entry.library, entry.name, environment),
+    build = partial(remote_target, entry.library, entry.name, environment)
+    return replace(entry, build=build,
+                   build_dtype=(lambda dtype: build(dtype=dtype)) if entry.build_dtype else None,
                    **changes)
 
 

@@ -24,7 +24,15 @@ import json
 
 import numpy as np
 
-from verify.adapters import ContractError, Target, require, seed32
+from verify.adapters import (
+    ContractError,
+    DtypeUnsupported,
+    Target,
+    refused,
+    require,
+    seed32,
+    widened,
+)
 from verify.fans import Layout
 
 APIS: dict[str, Layout] = {"torch": "oihw", "numpy": "oihw", "jax": "hwio", "keras": "hwio",
@@ -73,30 +81,35 @@ def import_attribute(target: str):
     return value
 
 
-def user_target(target: str, api: str, kwargs: dict) -> Target:
-    """Wrap ``package.module:attribute`` called through ``api``."""
+def user_target(target: str, api: str, kwargs: dict, dtype: str = "float32") -> Target:
+    """Wrap ``package.module:attribute`` called through ``api``, asked for ``dtype``
+    (through its dtype argument, or the tensor it fills: never a cast afterwards)."""
     if api not in APIS:
         raise ValueError(f"unknown api {api!r}: use one of {', '.join(APIS)}")
     function = import_attribute(target)
-    return Target(target, "user", _WRAPPERS[api](function, kwargs), APIS[api],
-                  f"python -m verify check {target} --api {api} --shape {{shape}} "
-                  f"--seed {{seed}}")
+    if dtype != "float32" and api == "numpy":
+        raise DtypeUnsupported(f"the numpy api's fn(shape, rng) takes no dtype: check "
+                               f"{target} in float32, or wrap it for another api")
+    extra = "" if dtype == "float32" else f" --dtype {dtype}"
+    return Target(target, "user", _WRAPPERS[api](function, kwargs, dtype), APIS[api],
+                  f"python -m verify check {target} --api {api}{extra} --shape {{shape}} "
+                  f"--seed {{seed}}", dtype=dtype)
 
 
-def _torch(function, kwargs: dict):
+def _torch(function, kwargs: dict, dtype: str):
     from verify.adapters.torch import in_place
 
-    return in_place(function, getattr(function, "__name__", "fn"), **kwargs).sample
+    return in_place(function, getattr(function, "__name__", "fn"), dtype, **kwargs).sample
 
 
-def _numpy(function, kwargs: dict):
+def _numpy(function, kwargs: dict, dtype: str):
     def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
         return np.asarray(function(shape, np.random.default_rng(seed), **kwargs))
 
     return sample
 
 
-def _jax(function, kwargs: dict):
+def _jax(function, kwargs: dict, dtype: str):
     jax = require("jax")
     parameters = inspect.signature(function).parameters
     initializer = function if "key" in parameters or "shape" in parameters \
@@ -107,34 +120,56 @@ def _jax(function, kwargs: dict):
     key = jax.jit(jax.random.key)
 
     def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
-        return np.asarray(initializer(key(np.uint32(seed32(seed))), shape, jax.numpy.float32,
-                                      **extra))
+        try:
+            value = initializer(key(np.uint32(seed32(seed))), shape, kind, **extra)
+        except Exception as error:
+            raise refused(dtype, getattr(function, "__name__", "fn"), error) from None
+        return widened(np.asarray(value))
 
+    from verify.adapters.jax import jax_dtype
+
+    kind = jax_dtype(dtype)
     return sample
 
 
-def _keras(function, kwargs: dict):
+def _keras(function, kwargs: dict, dtype: str):
     keras = require("keras")
 
     def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
         initializer = function(seed=seed32(seed), **kwargs) if inspect.isclass(function) \
             else function
-        return keras.ops.convert_to_numpy(initializer(shape, dtype="float32"))
+        try:
+            value = initializer(shape, dtype=dtype)
+        except Exception as error:
+            raise refused(dtype, getattr(function, "__name__", "fn"), error) from None
+        return widened(keras.ops.convert_to_numpy(value))
 
     return sample
 
 
-def _mlx(function, kwargs: dict):
+def _mlx(function, kwargs: dict, dtype: str):
     mx = require("mlx.core", "mlx")
     initializer = function(**kwargs)
     if not callable(initializer):
         raise ContractError("api", "an mlx initializer factory must return a function")
+    kind = getattr(mx, dtype)
 
     def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
         mx.random.seed(seed32(seed))
-        return np.array(initializer(mx.zeros(shape)))
+        try:
+            value = initializer(mx.zeros(shape, dtype=kind))
+        except Exception as error:
+            raise refused(dtype, getattr(function, "__name__", "fn"), error) from None
+        return _mlx_numpy(mx, value)
 
     return sample
+
+
+def _mlx_numpy(mx, value) -> np.ndarray:
+    """An MLX array's values: bfloat16 (which NumPy lacks) widened to float32, exactly."""
+    if value.dtype == mx.bfloat16:
+        value = value.astype(mx.float32)
+    return np.array(value)
 
 
 _WRAPPERS = {"torch": _torch, "numpy": _numpy, "jax": _jax, "keras": _keras, "mlx": _mlx}

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from verify.adapters import ContractError, LibraryMissing, Target
+from verify.adapters import ContractError, DtypeUnsupported, LibraryMissing, Target
 
 QUIET = {"TF_CPP_MIN_LOG_LEVEL": "2", "GLOG_minloglevel": "2", "PYTHONWARNINGS": "ignore"}
 """Environment that keeps TensorFlow's and Paddle's start-up logs out of the child's
@@ -142,6 +142,8 @@ class Child:
             raise ContractError(value[0], value[1])
         if status == "missing":
             raise LibraryMissing(value[0])
+        if status == "unsupported":
+            raise DtypeUnsupported(value[0])
         raise RemoteError(value[0])
 
     def kill(self) -> None:
@@ -156,11 +158,11 @@ class Child:
         """Load ``library``'s catalog in the child: ``{"backend": KERAS_BACKEND or ""}``."""
         return self._remember("load", library)
 
-    def build(self, library: str, name: str) -> dict:
-        """Build the target of the entry ``name`` in the child: its name, layout,
-        reproduction and whether it has a stacked draw."""
+    def build(self, library: str, name: str, dtype: str = "float32") -> dict:
+        """Build the target of the entry ``name`` asked for ``dtype`` in the child: its
+        name, layout, reproduction and whether it has a stacked draw."""
         self.load(library)
-        return self._remember("build", library, name)
+        return self._remember("build", library, name, dtype)
 
     def _remember(self, *message: Any) -> Any:
         answer = self.call(*message)
@@ -191,20 +193,24 @@ def close_all() -> None:
         running.close()
 
 
-def remote_target(library: str, name: str, environment: Mapping[str, str]) -> Target:
-    """The catalog entry ``name`` of ``library``, drawn in the child for ``environment``."""
+def remote_target(library: str, name: str, environment: Mapping[str, str],
+                  dtype: str = "float32") -> Target:
+    """The catalog entry ``name`` of ``library`` asked for ``dtype``, drawn in the child for
+    ``environment``."""
     worker = child(environment)
-    info = worker.build(library, name)
+    info = worker.build(library, name, dtype)
+    key = (name, dtype)
 
     def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
-        return worker.call("sample", name, tuple(int(d) for d in shape), int(seed))
+        return worker.call("sample", key, tuple(int(d) for d in shape), int(seed))
 
     def stacked(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
-        return worker.call("stacked", name, tuple(int(d) for d in shape), int(count),
+        return worker.call("stacked", key, tuple(int(d) for d in shape), int(count),
                            int(seed))
 
     return Target(info["name"], library, sample, layout=info["layout"],
-                  reproduce=info["reproduce"], stacked=stacked if info["stacked"] else None)
+                  reproduce=info["reproduce"], stacked=stacked if info["stacked"] else None,
+                  dtype=dtype)
 
 
 # -- the child's side ----------------------------------------------------------------------
@@ -236,9 +242,9 @@ def serve(fd: int) -> None:
                 entries.update({e.name: e for e in found.entries})
                 reply: Any = {"backend": os.environ.get("KERAS_BACKEND", "")}
             elif op == "build":
-                _, name = arguments
-                target = entries[name].build()
-                targets[name] = target
+                _, name, dtype = arguments
+                target = entries[name].target(dtype)
+                targets[(name, dtype)] = target
                 reply = {"name": target.name, "layout": target.layout,
                          "reproduce": target.reproduce, "stacked": target.stacked is not None}
             elif op == "sample":
@@ -254,6 +260,8 @@ def serve(fd: int) -> None:
             answer = ("contract", error.check, str(error))
         except LibraryMissing as error:
             answer = ("missing", str(error))
+        except DtypeUnsupported as error:
+            answer = ("unsupported", str(error))
         except Exception as error:  # the library raised: the parent reports it
             answer = ("error", f"{type(error).__name__}: {error}")
         try:

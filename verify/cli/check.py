@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
 
     seed = args.seed if args.seed is not None else run_seed()
     target, entry = resolve_target(args.target, args.api, args.kwargs,
-                                   getattr(args, "backend", None))
+                                   getattr(args, "backend", None), args.dtype)
     if args.scheme or args.dist:
         if not (args.scheme and args.dist):
             raise UsageError("--scheme and --dist go together: give both")
@@ -92,6 +92,8 @@ def reproduce(args: argparse.Namespace, seed: int) -> str:
         value = getattr(args, option)
         if value is not None:
             words.append(f"--{option} {value}")
+    if args.dtype != "float32":
+        words.append(f"--dtype {args.dtype}")
     if args.api != "torch":
         words.append(f"--api {args.api}")
     if args.kwargs:

@@ -8,6 +8,7 @@ import math
 
 from verify.conformance import MAX_NUMEL
 from verify.fans import LAYOUTS
+from verify.precision import DTYPES
 from verify.seeding import DEFAULT_SEED
 from verify.targets import APIS
 
@@ -42,6 +43,9 @@ def target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kwargs", metavar="JSON", help="keyword arguments, a JSON object")
     parser.add_argument("--layout", choices=LAYOUTS, help="tensor layout (default: the API's)")
     backend_option(parser, several=False)
+    parser.add_argument("--dtype", choices=DTYPES, default="float32",
+                        help="the dtype the initializer is asked for (default: %(default)s); "
+                        "float16/bfloat16 are tested against the law of rounded values")
 
 
 KERAS_BACKENDS = ("jax", "torch", "tensorflow", "numpy")

@@ -5,10 +5,13 @@ from __future__ import annotations
 from verify.cli.options import UsageError
 
 
-def resolve_target(name: str, api: str, kwargs_text: str | None, backend: str | None = None):
-    """``(target, catalog entry or None)`` for a catalog name or a user target; a keras
-    entry on ``backend`` (a child process when it is not this process's backend)."""
+def resolve_target(name: str, api: str, kwargs_text: str | None, backend: str | None = None,
+                   dtype: str = "float32"):
+    """``(target, catalog entry or None)`` for a catalog name or a user target, asked for
+    ``dtype``; a keras entry on ``backend`` (a child process when it is not this process's
+    backend)."""
     from verify import catalog
+    from verify.adapters import DtypeUnsupported
     from verify.targets import parse_kwargs, user_target
 
     kwargs = parse_kwargs(kwargs_text)
@@ -23,5 +26,11 @@ def resolve_target(name: str, api: str, kwargs_text: str | None, backend: str | 
         except KeyError:
             entry = None
         if entry is not None:
-            return entry.build(), entry
-    return user_target(name, api, kwargs), None
+            try:
+                return entry.target(dtype), entry
+            except DtypeUnsupported as error:
+                raise UsageError(str(error)) from None
+    try:
+        return user_target(name, api, kwargs, dtype), None
+    except DtypeUnsupported as error:
+        raise UsageError(str(error)) from None

@@ -22,7 +22,9 @@ def parity(rows: list[dict]) -> tuple[list[str], list[dict]]:
     backends = list(dict.fromkeys(r["backend"] for r in keras))
     by_target: dict[str, dict[str, dict]] = {}
     for row in keras:
-        by_target.setdefault(row["target"], {})[row["backend"]] = row
+        dtype = row.get("dtype", "float32")
+        target = row["target"] + ("" if dtype == "float32" else f" [{dtype}]")
+        by_target.setdefault(target, {})[row["backend"]] = row
     entries = []
     for target, found in by_target.items():
         verdicts = {b: found[b]["verdict"] for b in backends if b in found}

@@ -24,7 +24,7 @@ START = "<!-- report:start: python -m verify.report.readme writes this part -->"
 END = "<!-- report:end -->"
 FIGURE = "depth-second-moments"
 ASSETS = Path("reports/readme")
-VERDICTS = ("pass", "fail", "suspicious", "error", "skipped")
+VERDICTS = ("pass", "fail", "suspicious", "error", "not supported", "skipped")
 
 
 def _shape(example: dict | None) -> str:
@@ -37,7 +37,7 @@ def excerpt(doc: dict, figure: str) -> str:
         return f"{row['library']} [{row['backend']}]" if row.get("backend") else row["library"]
 
     libraries = list(dict.fromkeys(library(r) for r in rows))
-    checked = [r for r in rows if r["verdict"] != "skipped"]
+    checked = [r for r in rows if r["verdict"] not in ("skipped", "not supported")]
     versions = doc["versions"]
     installed = ", ".join(f"{name} {versions[name]}" for name in
                           ("torch", "jax", "flax", "keras", "mlx", "scikit-learn",

@@ -62,6 +62,8 @@ class Settings:
     """Catalog libraries to check; None: every installed one."""
     keras_backends: tuple[str, ...] | None = ("all",)
     """The Keras backends the catalog runs on (the parity matrix); None: the default one."""
+    dtypes: bool = True
+    """Every dtype each entry takes (:mod:`verify.precision`); False: float32 only."""
     claims: tuple[str, ...] | None = None
     """Claim IDs to test; None: all."""
     claim_examples: int = claims_module.Context.max_examples
@@ -81,7 +83,7 @@ class Settings:
         """A smoke run of every section and figure: the quick claims, PyTorch's catalog
         (unless ``libraries`` says otherwise), one example each, the smallest budgets."""
         return cls(seed=seed, quick=True, libraries=libraries or ("torch",),
-                   claims=QUICK_CLAIMS, claim_examples=1, keras_backends=None,
+                   claims=QUICK_CLAIMS, claim_examples=1, keras_backends=None, dtypes=False,
                    conformance_examples=1,
                    budget=QUICK_BUDGET,
                    depth_quick=True, processes=1)
@@ -290,16 +292,17 @@ def run_depth(settings: Settings, progress: Progress, figures: Path) -> Section:
 
 # --- conformance ------------------------------------------------------------------------------
 
-def _conformance_row(library: str, backend: str, index: int, seed: int, examples: int,
-                     timeout: float) -> dict:
-    """The row of the ``index``-th catalog entry of ``library`` on ``backend`` (in a worker
-    process: entries hold closures, so the worker loads the catalog itself)."""
+def _conformance_row(library: str, backend: str, index: int, dtype: str, seed: int,
+                     examples: int, timeout: float) -> dict:
+    """The row of the ``index``-th catalog entry of ``library`` on ``backend``, asked for
+    ``dtype`` (in a worker process: entries hold closures, so the worker loads the catalog
+    itself)."""
     from verify import catalog
     from verify.matrix import conformance_row
 
     found = catalog.load([library], backends=[backend] if backend else None)
     entry = [e for e in found.entries if e.library == library and e.backend == backend][index]
-    return conformance_row(entry, seed=seed, examples=examples, timeout=timeout)
+    return conformance_row(entry, seed=seed, examples=examples, timeout=timeout, dtype=dtype)
 
 
 def run_conformance(settings: Settings, progress: Progress, figures: Path) -> Section:
@@ -309,16 +312,18 @@ def run_conformance(settings: Settings, progress: Progress, figures: Path) -> Se
     backends = list(settings.keras_backends) if settings.keras_backends else None
     found = catalog.load(list(settings.libraries) if settings.libraries else None,
                          backends=backends)
-    progress.start("conformance", len(found.entries))
     positions: dict[tuple[str, str], int] = {}
     tasks = []
     for entry in found.entries:
         key = (entry.library, entry.backend)
         index = positions.get(key, 0)
         positions[key] = index + 1
-        tasks.append((entry.label, _conformance_row,
-                      (entry.library, entry.backend, index, settings.seed,
-                       settings.conformance_examples, settings.timeout)))
+        for dtype in (entry.dtypes if settings.dtypes else ("float32",)):
+            name = label({"target": entry.name, "backend": entry.backend, "dtype": dtype})
+            tasks.append((name, _conformance_row,
+                          (entry.library, entry.backend, index, dtype, settings.seed,
+                           settings.conformance_examples, settings.timeout)))
+    progress.start("conformance", len(tasks))
     # Each entry's seed and shapes come from the run seed and the entry: the rows do not
     # depend on which process checks them.
     rows = in_processes(tasks, settings.processes, progress, lambda row: row["verdict"])
@@ -327,7 +332,7 @@ def run_conformance(settings: Settings, progress: Progress, figures: Path) -> Se
     summary = _counts(r["verdict"] for r in rows if r["verdict"] != "skipped")
     if found.skipped:
         summary += f"; not installed: {', '.join(found.skipped)}"
-    return Section("conformance", len(found.entries), summary,
+    return Section("conformance", len(tasks), summary,
                    {"libraries": libraries, "skipped": found.skipped, "rows": rows})
 
 
@@ -351,7 +356,8 @@ def _qq_cases(settings: Settings, rows: list[dict]) -> tuple[list, list[dict], s
             shape = tuple(row["counterexample"]["shape"])
             if math.prod(shape) < 2000 and row.get("fingerprint"):
                 shape = tuple(row["fingerprint"]["shapes"][0]["shape"])
-            cases.append((label(row), f"claims {row['claim']}", entry.build(),
+            cases.append((label(row), f"claims {row['claim']}",
+                          entry.target(row.get("dtype", "float32")),
                           entry.claim, shape))
             described.append({"target": label(row), "kind": "conformance",
                               "shape": list(shape)})
