@@ -143,9 +143,9 @@ def _mlx(function, kwargs: dict):
 
 
 def _paddle(function, kwargs: dict):
-    from verify.adapters.paddle import apply_initializer
+    from verify.adapters.paddle import apply_initializer, import_paddle
 
-    paddle = require("paddle")
+    paddle = import_paddle()
     base = paddle.nn.initializer.Initializer
     if isinstance(function, base):
         if kwargs:

@@ -19,9 +19,12 @@ parameter it creates (``paddle.create_parameter`` would also do, but records eve
 parameter name it makes in a set that only grows).
 
 Importing this module, and :func:`entries`, do not import Paddle: the entries are built
-from static tables, and Paddle is imported by ``Entry.build()`` only (:func:`_paddle`).
-Importing TensorFlow and then Paddle in one process crashes, so whoever runs TensorFlow
-entries too can run Paddle's in a child process.
+from static tables, and Paddle is imported by ``Entry.build()`` only, through
+:func:`import_paddle` (which the layer registry, ``--api paddle`` and the audit's builders use
+too). Importing TensorFlow and then Paddle in one process crashes (a segmentation fault with
+tensorflow 2.21 and paddlepaddle 3.3.1; Paddle first, then TensorFlow, works), so
+:func:`import_paddle` refuses, with the reason, in a process that has TensorFlow and not yet
+Paddle, and whoever runs TensorFlow entries too can run Paddle's in a child process.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import math
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -102,8 +106,19 @@ RECURRENT_DOC = (
 )
 
 
-def _paddle() -> Any:
-    """Paddle, imported on first use (never at module import: see the docstring)."""
+TENSORFLOW_FIRST = (
+    "paddle cannot be imported into this process, which has imported tensorflow: that import "
+    "crashes the process (a segmentation fault; importing paddle first, then tensorflow, "
+    "works). Run the paddle entries in a process of their own"
+)
+
+
+def import_paddle() -> Any:
+    """Paddle, imported on first use (never at module import: see the docstring);
+    :class:`~verify.adapters.LibraryMissing` with :data:`TENSORFLOW_FIRST` where importing it
+    would crash the process."""
+    if "paddle" not in sys.modules and "tensorflow" in sys.modules:
+        raise LibraryMissing(TENSORFLOW_FIRST)
     return require("paddle")
 
 
@@ -126,7 +141,7 @@ def _checked(array: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray
 def apply_initializer(initializer: Any, shape: tuple[int, ...]) -> np.ndarray:
     """``initializer`` applied to a fresh float32 ``paddle.nn.Parameter`` of ``shape``, as
     NumPy (the caller seeds first)."""
-    paddle = _paddle()
+    paddle = import_paddle()
     parameter = paddle.nn.Parameter([int(d) for d in shape], "float32")
     initializer(parameter)
     return parameter.numpy()
@@ -217,7 +232,7 @@ def _initializer(cls: str, claim: Claim, documented: str, *, source: str,
     name = f"{LIBRARY}:{label or (call if kwargs else cls)}"
 
     def build() -> Target:
-        paddle = _paddle()
+        paddle = import_paddle()
         make = getattr(paddle.nn.initializer, cls)
 
         def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
@@ -254,7 +269,7 @@ def _layer(label: str, cls: str, claim: Claim, documented: str, *, arguments: st
     expression = f"paddle.nn.{cls}({arguments})"
 
     def build() -> Target:
-        paddle = _paddle()
+        paddle = import_paddle()
         # the constructor as it is quoted in reproduce: one text, so the two agree
         make = eval(f"lambda shape: {expression}", {"paddle": paddle})
 

@@ -148,7 +148,9 @@ def seeded(api: str, function: Callable, kwargs: Mapping[str, Any]) -> Callable[
             mx.eval(model.parameters()) if hasattr(model, "parameters") else None
             return model
     elif api == "paddle":
-        paddle = require("paddle")
+        from verify.adapters.paddle import import_paddle
+
+        paddle = import_paddle()
 
         def make(seed: int):
             paddle.seed(seed % 2**63)

@@ -77,6 +77,14 @@ def _module(api: str) -> ModuleType:
         from verify.adapters.keras import choose_backend
 
         choose_backend()  # before Keras loads: JAX unless KERAS_BACKEND says otherwise
+    if api == "paddle":
+        from verify.adapters import LibraryMissing
+        from verify.adapters.paddle import import_paddle
+
+        try:
+            import_paddle()  # refuses where importing Paddle would crash (after TensorFlow)
+        except LibraryMissing as error:
+            raise ValueError(f"api 'paddle': {error}") from None
     try:
         importlib.import_module(_FRAMEWORKS[api])
     except ImportError:
