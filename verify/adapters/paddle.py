@@ -5,7 +5,7 @@ layers.
 Layout ``paddle`` (:mod:`verify.fans`): ``nn.Linear`` stores its weight ``(in, out)``,
 ``nn.ConvNd`` ``(out, in / groups, *kernel)`` and ``nn.ConvNdTranspose`` ``(in, out /
 groups, *kernel)``; Paddle's one fan helper, ``Initializer._compute_fans``
-(``paddle/nn/initializer/initializer.py``, lines 115-153 in 3.3.1), reads a 2-D shape as
+(``paddle/nn/initializer/initializer.py``, lines 115-152 in 3.3.1), reads a 2-D shape as
 ``fan_in = shape[0]``, ``fan_out = shape[1]`` and any larger one as ``fan_in = shape[1] *
 prod(shape[2:])``, ``fan_out = shape[0] * prod(shape[2:])``, whatever the layer. The claims
 below are in the textbook's fans; where Paddle's differ (grouped and transposed
@@ -41,6 +41,7 @@ from hypothesis import strategies as st
 
 from verify.adapters import ContractError, LibraryMissing, Target, require, seed32
 from verify.catalog import Entry
+from verify.fans import Layout
 from verify.laws import Claim, Exact, Orthogonal, constant, normal, truncated_normal, uniform
 from verify.schemes import InitSpec, leaky_relu_gain
 from verify.strategies import weight_shapes
@@ -70,7 +71,7 @@ of the public classes covered here."""
 
 FANS_CONVENTION = (
     "Paddle reads fans from the stored shape in one helper, Initializer._compute_fans "
-    "(paddle/nn/initializer/initializer.py:115-153): 2-D 'fan_in = shape[0]; fan_out = "
+    "(paddle/nn/initializer/initializer.py:115-152): 2-D 'fan_in = shape[0]; fan_out = "
     "shape[1]' (Linear stores (in, out)), otherwise 'fan_in = shape[1] * "
     "receptive_field_size; fan_out = shape[0] * receptive_field_size' ('[num_filters, "
     "num_filter_channels, ...]'). For a grouped convolution (out, in / groups, *k) its "
@@ -262,9 +263,10 @@ def _initializer(cls: str, claim: Claim, documented: str, *, source: str,
 
 def _layer(label: str, cls: str, claim: Claim, documented: str, *, arguments: str,
            tensor: str = "weight", shapes: Callable[[], st.SearchStrategy],
-           convention: str = "") -> Entry:
+           convention: str = "", layout: Layout = "paddle") -> Entry:
     """The default ``tensor`` of ``paddle.nn.<cls>(<arguments>)``, the arguments written in
-    terms of ``shape`` (the stored shape of that tensor)."""
+    terms of ``shape`` (the stored shape of that tensor, in ``layout``: a recurrent cell's
+    ``(gates * hidden, input)`` is ``oihw``)."""
     name = f"{LIBRARY}:{label}"
     expression = f"paddle.nn.{cls}({arguments})"
 
@@ -280,7 +282,7 @@ def _layer(label: str, cls: str, claim: Claim, documented: str, *, arguments: st
 
         reproduce = ("import paddle; from verify.adapters import seed32; shape = {shape}; "
                      f"paddle.seed(seed32({{seed}})); w = {expression}.{tensor}.numpy()")
-        return Target(name, LIBRARY, sample, layout="paddle", reproduce=reproduce)
+        return Target(name, LIBRARY, sample, layout=layout, reproduce=reproduce)
 
     return Entry(name, LIBRARY, build, claim,
                  f"paddle.nn.{cls}: {documented} ({DOCS.format(cls)} ; Paddle {_version()})",
@@ -474,16 +476,17 @@ def _layer_entries() -> list[Entry]:
                InitSpec("lecun", "uniform", layout="oihw", mode="fan_out",
                         gain=math.sqrt(1 / 3)),
                RECURRENT_DOC.format(cls="SimpleRNNCell", gates=""),
-               arguments="shape[1], shape[0]", tensor="weight_ih", shapes=_layer_shapes(2)),
+               arguments="shape[1], shape[0]", tensor="weight_ih", shapes=_layer_shapes(2),
+               layout="oihw"),
         _layer("GRUCell.weight_ih", "GRUCell",
                InitSpec("lecun", "uniform", layout="oihw", mode="fan_out", gain=1.0),
                RECURRENT_DOC.format(cls="GRUCell", gates="3 * "),
                arguments="shape[1], shape[0] // 3", tensor="weight_ih",
-               shapes=_layer_shapes(2, multiple=3)),
+               shapes=_layer_shapes(2, multiple=3), layout="oihw"),
         _layer("LSTMCell.weight_ih", "LSTMCell",
                InitSpec("lecun", "uniform", layout="oihw", mode="fan_out",
                         gain=math.sqrt(4 / 3)),
                RECURRENT_DOC.format(cls="LSTMCell", gates="4 * "),
                arguments="shape[1], shape[0] // 4", tensor="weight_ih",
-               shapes=_layer_shapes(2, multiple=4)),
+               shapes=_layer_shapes(2, multiple=4), layout="oihw"),
     ]

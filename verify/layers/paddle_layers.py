@@ -4,7 +4,7 @@ Defaults were read in the installed source (``paddle/nn/layer/*.py``, each layer
 ``__init__``) and are cited with the layer's documentation page. A layer that passes no
 initializer gets ``create_parameter``'s: ``XavierUniform()`` for a weight, ``Constant(0.0)``
 for a bias (``paddle/base/param_attr.py:153-175``), with the fans of Paddle's one helper
-``Initializer._compute_fans`` (``paddle/nn/initializer/initializer.py:115-153``): a 2-D
+``Initializer._compute_fans`` (``paddle/nn/initializer/initializer.py:115-152``): a 2-D
 shape is ``(fan_in, fan_out) = (shape[0], shape[1])``, a larger one ``(shape[1] * k,
 shape[0] * k)`` with ``k = prod(shape[2:])``, whatever the layer.
 
