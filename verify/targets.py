@@ -4,16 +4,21 @@
 ``package.module:attribute``, a user's own initializer called through one of the
 APIs below (``--api``):
 
-=====  ======================================================  =======
-api    calling convention                                      layout
-=====  ======================================================  =======
-torch  ``fn(tensor, **kwargs)`` fills a ``torch.Tensor``        oihw
-numpy  ``fn(shape, rng, **kwargs)`` returns an array            oihw
-jax    ``fn(key, shape, dtype, **kwargs)`` (``fn(**kwargs)``    hwio
-       first if ``fn`` is a factory such as ``he_normal``)
-keras  an initializer class or object: ``obj(shape, dtype)``    hwio
-mlx    ``fn(**kwargs)`` returns ``init(array)``                 ohwi
-=====  ======================================================  =======
+======  ======================================================  ===============
+api     calling convention                                      layout
+======  ======================================================  ===============
+torch   ``fn(tensor, **kwargs)`` fills a ``torch.Tensor``        oihw
+numpy   ``fn(shape, rng, **kwargs)`` returns an array            oihw
+jax     ``fn(key, shape, dtype, **kwargs)`` (``fn(**kwargs)``    hwio
+        first if ``fn`` is a factory such as ``he_normal``)
+keras   an initializer class or object: ``obj(shape, dtype)``    hwio
+mlx     ``fn(**kwargs)`` returns ``init(array)``                 ohwi
+paddle  ``fn(**kwargs)`` returns a ``paddle.nn.initializer``     paddle: 2-D
+        (a class such as ``KaimingNormal``, or a factory; an    (in, out), else
+        initializer object is used as it is), applied to a      (out, in,
+        fresh ``paddle.nn.Parameter(shape, "float32")`` after   *kernel)
+        ``paddle.seed``
+======  ======================================================  ===============
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ from verify.adapters import (
 from verify.fans import Layout
 
 APIS: dict[str, Layout] = {"torch": "oihw", "numpy": "oihw", "jax": "hwio", "keras": "hwio",
-                           "mlx": "ohwi"}
+                           "mlx": "ohwi", "paddle": "paddle"}
 
 
 class TargetNotFound(ValueError):
@@ -172,4 +177,30 @@ def _mlx_numpy(mx, value) -> np.ndarray:
     return np.array(value)
 
 
-_WRAPPERS = {"torch": _torch, "numpy": _numpy, "jax": _jax, "keras": _keras, "mlx": _mlx}
+def _paddle(function, kwargs: dict, dtype: str):
+    from verify.adapters.paddle import apply_initializer, import_paddle
+
+    if dtype != "float32":
+        raise DtypeUnsupported(f"the paddle api is checked in float32 only, not {dtype}")
+    paddle = import_paddle()
+    base = paddle.nn.initializer.Initializer
+    if isinstance(function, base):
+        if kwargs:
+            raise ContractError("api", "a paddle initializer object takes no --kwargs: pass "
+                                "its class or a factory instead")
+        initializer = function
+    else:
+        initializer = function(**kwargs)
+    if not callable(initializer):
+        raise ContractError("api", "a paddle initializer factory must return an initializer, "
+                            f"got a {type(initializer).__name__}")
+
+    def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
+        paddle.seed(seed32(seed))
+        return apply_initializer(initializer, shape)
+
+    return sample
+
+
+_WRAPPERS = {"torch": _torch, "numpy": _numpy, "jax": _jax, "keras": _keras, "mlx": _mlx,
+             "paddle": _paddle}

@@ -9,12 +9,15 @@ keras  ``fn(**kwargs) -> keras.Model or Layer``,      ``keras.utils.set_random_s
 nnx    ``fn(rngs, **kwargs) -> flax.nnx.Module``      the ``nnx.Rngs(seed)`` it is given
 linen  ``fn(**kwargs) -> (module, *example_inputs)``  ``module.init(PRNGKey(seed), ...)``
 mlx    ``fn(**kwargs) -> mlx.nn.Module``              ``mx.random.seed``
+paddle ``fn(**kwargs) -> paddle.nn.Layer``            ``paddle.seed`` (Paddle's global
+                                                      generators; 6 us a call)
 arrays ``fn(seed, **kwargs) -> Mapping[str, array]``  the seed it is given
 ====== ============================================== ==================================
 
 Catalog names: ``transformers:<ModelClass>`` (:mod:`verify.audit.hf`) and the layers of
 the registry, ``torch:nn.MultiheadAttention``, ``keras:layers.Dense``, ``nnx:Linear``,
-``linen:Dense``, ``mlx:nn.Linear``, with ``--kwargs`` as the constructor's arguments.
+``linen:Dense``, ``mlx:nn.Linear``, ``paddle:nn.Linear``, with ``--kwargs`` as the
+constructor's arguments.
 """
 
 from __future__ import annotations
@@ -31,9 +34,9 @@ import numpy as np
 
 from verify.adapters import require, seed32
 
-BUILDER_APIS = ("torch", "keras", "nnx", "linen", "mlx", "arrays")
+BUILDER_APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "arrays")
 LAYER_PREFIXES = {"torch": "torch", "keras": "keras", "nnx": "nnx", "linen": "linen",
-                  "mlx": "mlx"}
+                  "mlx": "mlx", "paddle": "paddle"}
 MAX_PARAMETERS = 50_000_000
 """The cap on the entries of one build (all tensors): larger models take minutes per
 build and gigabytes per pooled sample. Audit them at a smaller config."""
@@ -144,6 +147,14 @@ def seeded(api: str, function: Callable, kwargs: Mapping[str, Any]) -> Callable[
             model = function(**kwargs)
             mx.eval(model.parameters()) if hasattr(model, "parameters") else None
             return model
+    elif api == "paddle":
+        from verify.adapters.paddle import import_paddle
+
+        paddle = import_paddle()
+
+        def make(seed: int):
+            paddle.seed(seed % 2**63)
+            return function(**kwargs)
     elif api == "arrays":
         def make(seed: int):
             return function(seed, **kwargs)
@@ -169,7 +180,8 @@ def signature_config(function: Callable, kwargs: Mapping[str, Any]) -> dict:
 def check_model(api: str, model: Any, target: str) -> None:
     """Is ``model`` a model of ``api``? :class:`BuildError` (one line) if not."""
     expected = {"torch": ("torch.nn", "Module"), "keras": ("keras", "Layer"),
-                "nnx": ("flax.nnx", "Module"), "mlx": ("mlx.nn", "Module")}
+                "nnx": ("flax.nnx", "Module"), "mlx": ("mlx.nn", "Module"),
+                "paddle": ("paddle.nn", "Layer")}
     if api in expected:
         module_name, class_name = expected[api]
         base = getattr(require(module_name, module_name.split(".")[0]), class_name)

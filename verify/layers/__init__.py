@@ -30,7 +30,8 @@ Conventions the semantic fans follow (the exact rules are in :mod:`verify.layers
 Module per api: :mod:`~verify.layers.torch_layers`, :mod:`~verify.layers.keras_layers`,
 :mod:`~verify.layers.nnx_layers` and :mod:`~verify.layers.linen_layers` (handlers in
 :mod:`~verify.layers.flax_common`), :mod:`~verify.layers.mlx_layers`,
-:mod:`~verify.layers.arrays`. Importing this package imports none of the frameworks.
+:mod:`~verify.layers.paddle_layers`, :mod:`~verify.layers.arrays`. Importing this package
+imports none of the frameworks.
 """
 
 from __future__ import annotations
@@ -39,20 +40,28 @@ import importlib
 from collections.abc import Mapping
 from types import ModuleType
 
-from verify.layers import arrays, keras_layers, linen_layers, mlx_layers, nnx_layers, torch_layers
+from verify.layers import (
+    arrays,
+    keras_layers,
+    linen_layers,
+    mlx_layers,
+    nnx_layers,
+    paddle_layers,
+    torch_layers,
+)
 from verify.layers.common import Handler, Site
 from verify.layers.records import Param, Role, same_law
 
 __all__ = ["APIS", "LAYERS", "Param", "Role", "Site", "build_layer", "lookup", "registered",
            "same_law", "walk"]
 
-APIS = ("torch", "keras", "nnx", "linen", "mlx", "arrays")
+APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "arrays")
 
 _MODULES: dict[str, ModuleType] = {"torch": torch_layers, "keras": keras_layers,
                                    "nnx": nnx_layers, "linen": linen_layers,
-                                   "mlx": mlx_layers, "arrays": arrays}
+                                   "mlx": mlx_layers, "paddle": paddle_layers, "arrays": arrays}
 _FRAMEWORKS = {"torch": "torch", "keras": "keras", "nnx": "flax", "linen": "flax",
-               "mlx": "mlx", "arrays": "numpy"}
+               "mlx": "mlx", "paddle": "paddle", "arrays": "numpy"}
 
 LAYERS: dict[str, Mapping[str, Handler]] = {api: module.HANDLERS
                                             for api, module in _MODULES.items()}
@@ -68,6 +77,14 @@ def _module(api: str) -> ModuleType:
         from verify.adapters.keras import choose_backend
 
         choose_backend()  # before Keras loads: JAX unless KERAS_BACKEND says otherwise
+    if api == "paddle":
+        from verify.adapters import LibraryMissing
+        from verify.adapters.paddle import import_paddle
+
+        try:
+            import_paddle()  # refuses where importing Paddle would crash (after TensorFlow)
+        except LibraryMissing as error:
+            raise ValueError(f"api 'paddle': {error}") from None
     try:
         importlib.import_module(_FRAMEWORKS[api])
     except ImportError:
@@ -114,6 +131,9 @@ def walk(api: str, model: object) -> list[Param]:
       layer types come from one traced call, without them from the module's ``setup``
       attributes and its children's automatic names (``Dense_0``);
     * ``mlx``: an ``mlx.nn.Module``; running statistics are buffers;
+    * ``paddle``: a ``paddle.nn.Layer``; parameters and buffers, a tensor with all its names
+      (the recurrent layers list their cells' tensors twice); parameters that are not
+      trainable (running statistics) are buffers;
     * ``arrays``: a mapping of names to arrays; roles from the names alone.
     """
     return _module(api).walk(model)
@@ -125,7 +145,8 @@ def build_layer(api: str, name: str, kwargs: dict) -> object:
     form the audit's builder takes for ``api``:
 
     * ``torch``: the module (a lazy one, ``nn.LazyLinear``, called once on zeros of
-      ``kwargs["input_shape"]`` so that it has its parameters); ``mlx``: the module;
+      ``kwargs["input_shape"]`` so that it has its parameters); ``mlx``, ``paddle``: the
+      module;
     * ``keras``: the layer, built: ``kwargs["input_shape"]`` (a shape, or a list of shapes
       for ``MultiHeadAttention``: query, value[, key]) with a batch axis, or a default
       per layer type (:data:`verify.layers.keras_layers.DEFAULT_INPUT_SHAPES`);

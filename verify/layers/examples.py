@@ -18,7 +18,7 @@ import copy
 import importlib.util
 
 PREFIXES = {"torch": "torch.", "keras": "keras.", "nnx": "flax.nnx.", "linen": "flax.linen.",
-            "mlx": "mlx."}
+            "mlx": "mlx.", "paddle": "paddle."}
 """What a registered name (``torch.nn.Linear``) has before its catalog name (``nn.Linear``)."""
 
 NEEDS = {("torch", "transformers.pytorch_utils.Conv1D"): "transformers"}
@@ -236,8 +236,65 @@ def _mlx() -> dict[str, dict]:
     }
 
 
+def _paddle() -> dict[str, dict]:
+    encoder = {"d_model": 32, "nhead": 4, "dim_feedforward": 64}
+    gru = {"input_size": 30, "hidden_size": 40}
+    examples: dict[str, dict] = {
+        "nn.Linear": {"in_features": 300, "out_features": 70},
+        "nn.Bilinear": {"in1_features": 20, "in2_features": 30, "out_features": 40},
+        "nn.Conv1D": {"in_channels": 60, "out_channels": 120, "kernel_size": 5, "stride": 2,
+                      "groups": 3},
+        "nn.Conv2D": {"in_channels": 32, "out_channels": 64, "kernel_size": 3, "stride": 2,
+                      "groups": 4},
+        "nn.Conv3D": {"in_channels": 8, "out_channels": 16, "kernel_size": 3,
+                      "stride": [1, 2, 2], "groups": 2},
+        "nn.Conv1DTranspose": {"in_channels": 40, "out_channels": 60, "kernel_size": 4,
+                               "stride": 2, "groups": 2},
+        "nn.Conv2DTranspose": {"in_channels": 16, "out_channels": 48, "kernel_size": 3,
+                               "stride": 3},
+        "nn.Conv3DTranspose": {"in_channels": 4, "out_channels": 8, "kernel_size": 2,
+                               "stride": 2},
+        "nn.Embedding": {"num_embeddings": 1000, "embedding_dim": 32, "padding_idx": 3},
+        "nn.MultiHeadAttention": {"embed_dim": 64, "num_heads": 4, "kdim": 32, "vdim": 48},
+        "nn.SimpleRNNCell": {"input_size": 20, "hidden_size": 50},
+        "nn.GRUCell": dict(gru),
+        "nn.LSTMCell": {"input_size": 20, "hidden_size": 50, "proj_size": 10},
+        "nn.SimpleRNN": {"input_size": 20, "hidden_size": 50, "num_layers": 2},
+        "nn.GRU": {**gru, "direction": "bidirect"},
+        "nn.LSTM": {"input_size": 20, "hidden_size": 50, "proj_size": 10},
+        "nn.RNN": {"cell": {"layer": "nn.GRUCell", "kwargs": dict(gru)}},
+        "nn.BiRNN": {"cell_fw": {"layer": "nn.GRUCell", "kwargs": dict(gru)},
+                     "cell_bw": {"layer": "nn.GRUCell", "kwargs": dict(gru)}},
+        "nn.BatchNorm": {"num_channels": 8},
+        "nn.SyncBatchNorm": {"num_features": 8},
+        "nn.LayerNorm": {"normalized_shape": 64},
+        "nn.GroupNorm": {"num_groups": 4, "num_channels": 64},
+        "nn.PReLU": {"num_parameters": 5},
+        "nn.SpectralNorm": {"weight_shape": [64, 32, 3]},
+        # 10 classes: 9 inner nodes of 16 weights
+        "nn.HSigmoidLoss": {"feature_size": 16, "num_classes": 10},
+        "nn.AdaptiveLogSoftmaxWithLoss": {"in_features": 64, "n_classes": 200,
+                                          "cutoffs": [20, 100], "head_bias": True},
+        "nn.TransformerEncoderLayer": dict(encoder),
+        "nn.TransformerDecoderLayer": dict(encoder),
+        "nn.TransformerEncoder": {"encoder_layer": {"layer": "nn.TransformerEncoderLayer",
+                                                    "kwargs": dict(encoder)},
+                                  "num_layers": 2},
+        "nn.TransformerDecoder": {"decoder_layer": {"layer": "nn.TransformerDecoderLayer",
+                                                    "kwargs": dict(encoder)},
+                                  "num_layers": 2},
+        "nn.Transformer": {"d_model": 32, "nhead": 4, "num_encoder_layers": 1,
+                           "num_decoder_layers": 1, "dim_feedforward": 64},
+    }
+    for rank in (1, 2, 3):
+        examples[f"nn.BatchNorm{rank}D"] = {"num_features": 8}
+        examples[f"nn.InstanceNorm{rank}D"] = {"num_features": 8}
+    return examples
+
+
 EXAMPLES: dict[str, dict[str, dict]] = {"torch": _torch(), "keras": _keras(),
-                                        "nnx": _nnx(), "linen": _linen(), "mlx": _mlx()}
+                                        "nnx": _nnx(), "linen": _linen(), "mlx": _mlx(),
+                                        "paddle": _paddle()}
 """api -> catalog name -> constructor arguments (JSON)."""
 
 
