@@ -133,3 +133,20 @@ def test_parity_of_a_tie_blames_the_backends_that_do_not_pass():
     rows = [_row("jax", "pass"), _row("torch", "error", error="RuntimeError: boom")]
     _, entries = parity(rows)
     assert entries[0]["deviation"] == "torch: error, RuntimeError: boom (the other backends: pass)"
+
+
+@pytest.mark.skipif(importlib.util.find_spec("paddle") is None
+                    or importlib.util.find_spec("tensorflow") is None,
+                    reason="needs paddlepaddle and tensorflow")
+def test_paddle_after_tensorflow_draws_in_a_child_process():
+    """Importing paddle after tensorflow crashes the process; the catalog then draws the
+    Paddle entries in a child (a fresh process here: this one may have either loaded)."""
+    code = ("import sys, tensorflow; from verify import catalog; "
+            "from verify.matrix import conformance_row; "
+            "entry = catalog.load(['paddle']).find('paddle:KaimingNormal'); "
+            "row = conformance_row(entry, seed=1, examples=1, timeout=60); "
+            "print(row['verdict'], 'paddle' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["pass", "False"]
