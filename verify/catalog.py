@@ -149,18 +149,36 @@ def load(libraries: list[str] | None = None, *,
             continue
         if name == "keras":
             entries = _on_backends(entries, keras_backends(backends), skipped)
-        elif name in ISOLATED and ISOLATED[name]():
-            entries = [_in_child(e, {"VERIFY_CHILD": name}) for e in entries]
+        elif name in ISOLATED:
+            entries = [_isolated(e, ISOLATED[name]) for e in entries]
         found.extend(entries)
     return Catalog(found, skipped)
 
 
-ISOLATED: dict[str, Callable[[], bool]] = {
-    "paddle": lambda: "tensorflow" in __import__("sys").modules,
-}
-"""Libraries that cannot share this process in some state, and the test for it: their
-entries are drawn in a child process then. Importing ``paddle`` after ``tensorflow``
-crashes the process (paddlepaddle 3.3.1, tensorflow 2.21.0)."""
+def _paddle_would_crash() -> bool:
+    import sys
+
+    return "tensorflow" in sys.modules and "paddle" not in sys.modules
+
+
+ISOLATED: dict[str, Callable[[], bool]] = {"paddle": _paddle_would_crash}
+"""Libraries that cannot share this process in some state, and the test for it, asked when
+an entry is built (another library may have loaded since the catalog did): their entries
+are drawn in a child process then. Importing ``paddle`` after ``tensorflow`` crashes the
+process (paddlepaddle 3.3.1, tensorflow 2.21.0)."""
+
+
+def _isolated(entry: Entry, crashes: Callable[[], bool]) -> Entry:
+    child_entry = _in_child(entry, {"VERIFY_CHILD": entry.library})
+
+    def build() -> Target:
+        return (child_entry if crashes() else entry).build()
+
+    def build_dtype(dtype: str) -> Target:
+        return (child_entry if crashes() else entry).target(dtype)
+
+    return replace(entry, build=build,
+                   build_dtype=build_dtype if entry.build_dtype else None)
 
 
 def _in_child(entry: Entry, environment: dict[str, str], **changes) -> Entry:
