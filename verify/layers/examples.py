@@ -18,7 +18,7 @@ import copy
 import importlib.util
 
 PREFIXES = {"torch": "torch.", "keras": "keras.", "nnx": "flax.nnx.", "linen": "flax.linen.",
-            "mlx": "mlx."}
+            "mlx": "mlx.", "tf_keras": "tf_keras."}
 """What a registered name (``torch.nn.Linear``) has before its catalog name (``nn.Linear``)."""
 
 NEEDS = {("torch", "transformers.pytorch_utils.Conv1D"): "transformers"}
@@ -138,6 +138,41 @@ def _keras() -> dict[str, dict]:
     }
 
 
+KERAS_3_ONLY = ("layers.RMSNormalization",)
+"""Keras 3 layers that tf_keras does not have."""
+
+
+def _tf_keras() -> dict[str, dict]:
+    """Keras 3's examples for the layers the two share, and tf_keras's own."""
+    dense = {"layer": "layers.Dense", "kwargs": {"units": 24}}
+    return {
+        **{name: kwargs for name, kwargs in _keras().items() if name not in KERAS_3_ONLY},
+        "layers.experimental.SyncBatchNormalization": {"input_shape": [2, 16]},
+        # kernel (7, 36, 24): 7 output positions, each a (3 * 12 -> 24) map
+        "layers.LocallyConnected1D": {"filters": 24, "kernel_size": 3, "strides": 2,
+                                      "input_shape": [2, 16, 12]},
+        # the masked dense kernel (6, 6, 4, 4, 4, 8)
+        "layers.LocallyConnected2D": {"filters": 8, "kernel_size": 3, "implementation": 2,
+                                      "input_shape": [2, 6, 6, 4]},
+        "layers.ConvLSTM1D": {"filters": 8, "kernel_size": 3, "input_shape": [2, 4, 16, 4]},
+        "layers.ConvLSTM2D": {"filters": 8, "kernel_size": 3, "strides": 2,
+                              "input_shape": [2, 3, 8, 8, 4]},
+        "layers.ConvLSTM3D": {"filters": 4, "kernel_size": 2, "input_shape": [2, 2, 4, 4, 4, 2]},
+        "tf_keras.src.layers.rnn.base_conv_lstm.ConvLSTMCell": {
+            "rank": 2, "filters": 8, "kernel_size": 3, "strides": 2, "input_shape": [2, 8, 8, 4]},
+        "layers.AdditiveAttention": {"input_shape": [[2, 5, 16], [2, 7, 16]]},
+        "layers.Attention": {"use_scale": True, "score_mode": "concat",
+                             "input_shape": [[2, 5, 16], [2, 7, 16]]},
+        "layers.TimeDistributed": {"layer": dict(dense), "input_shape": [2, 5, 16]},
+        "layers.Wrapper": {"layer": dict(dense), "input_shape": [2, 16]},
+        "layers.StackedRNNCells": {"cells": [{"layer": "layers.LSTMCell", "kwargs": {"units": 16}},
+                                             {"layer": "layers.GRUCell", "kwargs": {"units": 8}}],
+                                   "input_shape": [2, 12]},
+        "layers.experimental.RandomFourierFeatures": {"output_dim": 64, "input_shape": [2, 32]},
+        "layers.Normalization": {"input_shape": [2, 16]},
+    }
+
+
 def _nnx() -> dict[str, dict]:
     norms = {name: {"num_features": 16} for name in ("LayerNorm", "RMSNorm", "BatchNorm",
                                                      "InstanceNorm")}
@@ -237,7 +272,8 @@ def _mlx() -> dict[str, dict]:
 
 
 EXAMPLES: dict[str, dict[str, dict]] = {"torch": _torch(), "keras": _keras(),
-                                        "nnx": _nnx(), "linen": _linen(), "mlx": _mlx()}
+                                        "nnx": _nnx(), "linen": _linen(), "mlx": _mlx(),
+                                        "tf_keras": _tf_keras()}
 """api -> catalog name -> constructor arguments (JSON)."""
 
 

@@ -303,16 +303,23 @@ def recurrent_cell(site: Site, docs: Docs | None = None) -> Role | None:
     if site.local != "bias":
         return None
     if gates == 4 and getattr(layer, "unit_forget_bias", False):
-        zero = constant_law(0.0, citation, "zeros")
-        one = constant_law(1.0, citation, "unit_forget_bias: ones")
-        return Role(role="recurrent.bias", random=False, blocks=4, block_axis=0,
-                    block_defaults=(zero, one, zero, zero),
-                    note="unit_forget_bias: gates i, f, c, o; the forget gate's slice is ones",
-                    doc_note="the docstring says unit_forget_bias forces "
-                             "bias_initializer='zeros'; the source (LSTMCell.build) keeps "
-                             "bias_initializer for the other slices and only adds the ones")
+        return forget_bias(citation, "LSTMCell.build")
     blocks_axis = len(shape) - 1
     return zeros("recurrent.bias", citation, blocks=gates, block_axis=blocks_axis)
+
+
+def forget_bias(citation: str, builder: str) -> Role:
+    """An LSTM bias ``(4 * units,)`` with ``unit_forget_bias``: gates i, f, c, o; ``builder``
+    (``LSTMCell.build``) fills the forget gate's slice with ones, the others with
+    ``bias_initializer``'s zeros."""
+    zero = constant_law(0.0, citation, "zeros")
+    one = constant_law(1.0, citation, "unit_forget_bias: ones")
+    return Role(role="recurrent.bias", random=False, blocks=4, block_axis=0,
+                block_defaults=(zero, one, zero, zero),
+                note="unit_forget_bias: gates i, f, c, o; the forget gate's slice is ones",
+                doc_note="the docstring says unit_forget_bias forces "
+                         f"bias_initializer='zeros'; the source ({builder}) keeps "
+                         "bias_initializer for the other slices and only adds the ones")
 
 
 def isinstance_named(layer: object, name: str) -> bool:
