@@ -4,16 +4,23 @@
 ``package.module:attribute``, a user's own initializer called through one of the
 APIs below (``--api``):
 
-=====  ======================================================  =======
-api    calling convention                                      layout
-=====  ======================================================  =======
-torch  ``fn(tensor, **kwargs)`` fills a ``torch.Tensor``        oihw
-numpy  ``fn(shape, rng, **kwargs)`` returns an array            oihw
-jax    ``fn(key, shape, dtype, **kwargs)`` (``fn(**kwargs)``    hwio
-       first if ``fn`` is a factory such as ``he_normal``)
-keras  an initializer class or object: ``obj(shape, dtype)``    hwio
-mlx    ``fn(**kwargs)`` returns ``init(array)``                 ohwi
-=====  ======================================================  =======
+========  ======================================================  =======
+api       calling convention                                      layout
+========  ======================================================  =======
+torch     ``fn(tensor, **kwargs)`` fills a ``torch.Tensor``        oihw
+numpy     ``fn(shape, rng, **kwargs)`` returns an array            oihw
+jax       ``fn(key, shape, dtype, **kwargs)`` (``fn(**kwargs)``    hwio
+          first if ``fn`` is a factory such as ``he_normal``)
+keras     an initializer class or object: ``obj(shape, dtype)``    hwio
+mlx       ``fn(**kwargs)`` returns ``init(array)``                 ohwi
+tf_keras  a ``tf_keras`` initializer class (built with             hwio
+          ``seed=seed32(seed), **kwargs`` per call) or object:
+          ``obj(shape, dtype)``
+========  ======================================================  =======
+
+An unseeded tf_keras initializer object returns the same tensor on every call
+(its stateless ops keep the seed of its first call), so ``check`` reports its calls
+as dependent: pass the class.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ from verify.adapters import ContractError, Target, require, seed32
 from verify.fans import Layout
 
 APIS: dict[str, Layout] = {"torch": "oihw", "numpy": "oihw", "jax": "hwio", "keras": "hwio",
-                           "mlx": "ohwi"}
+                           "mlx": "ohwi", "tf_keras": "hwio"}
 
 
 class TargetNotFound(ValueError):
@@ -137,4 +144,18 @@ def _mlx(function, kwargs: dict):
     return sample
 
 
-_WRAPPERS = {"torch": _torch, "numpy": _numpy, "jax": _jax, "keras": _keras, "mlx": _mlx}
+def _tf_keras(function, kwargs: dict):
+    from verify.adapters.tf_keras import _tf_keras as load
+
+    load()
+
+    def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
+        initializer = function(seed=seed32(seed), **kwargs) if inspect.isclass(function) \
+            else function
+        return np.asarray(initializer(tuple(shape), dtype="float32"))
+
+    return sample
+
+
+_WRAPPERS = {"torch": _torch, "numpy": _numpy, "jax": _jax, "keras": _keras, "mlx": _mlx,
+             "tf_keras": _tf_keras}
