@@ -279,6 +279,17 @@ def test_recurrent_kernels_orthogonal_and_forget_bias():
                                   np.r_[np.zeros(8), np.ones(8), np.zeros(16)])
 
 
+def test_forget_bias_with_a_random_bias_initializer_repeats_a_slice():
+    """A finding (outside the defaults). With unit_forget_bias, LSTMCell.build calls
+    bias_initializer twice, for (units,) and (2 * units,) (tf_keras/src/layers/rnn/lstm.py);
+    a tf_keras initializer keeps the seed of its first call and draws statelessly, so the
+    input gate's slice repeats as the first units of the cell gate's."""
+    cell = built(K.LSTMCell(8, bias_initializer="random_normal"), (2, 4))
+    bias = cell.bias.numpy()
+    np.testing.assert_array_equal(bias[:8], bias[16:24])
+    assert np.all(bias[8:16] == 1.0)
+
+
 def test_defaults_of_embedding_attention_and_random_features():
     (embeddings,) = layers.walk("tf_keras", build_case("tf_keras.layers.Embedding"))
     assert (embeddings.role.default.low, embeddings.role.default.high) == (-0.05, 0.05)
