@@ -31,6 +31,9 @@ FLAT_FILLS = {
               "keras:RandomUniform", "keras:TruncatedNormal",
               "keras:TruncatedNormal(mean=1.0, stddev=0.5)"},
     "mlx": {"mlx:normal", "mlx:uniform"},
+    "tf_keras": {"tf_keras:RandomNormal", "tf_keras:RandomNormal(mean=1.0, stddev=0.5)",
+                 "tf_keras:RandomUniform", "tf_keras:TruncatedNormal",
+                 "tf_keras:TruncatedNormal(mean=1.0, stddev=0.5)"},
 }
 """The catalog's flat fills of a shape-independent law, by library."""
 
