@@ -92,3 +92,13 @@ def test_a_seeded_initializer_gives_attention_identical_projections():
     default = attention()
     assert not np.array_equal(default._query_dense.kernel.numpy(),
                               default._key_dense.kernel.numpy())
+
+
+def test_dtype_float64_is_asked_of_tf_keras():
+    from verify.audit.dtypes import default_dtype
+
+    builder = resolve("tf_keras:layers.Dense", kwargs={"units": 4, "input_shape": [2, 3]})
+    with default_dtype("tf_keras", "float64"):
+        layer = builder.build(0)
+    assert layer.kernel.dtype.name == "float64"
+    assert tf_keras.backend.floatx() == "float32"
