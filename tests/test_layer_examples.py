@@ -15,7 +15,8 @@ from verify import layers
 from verify.layers.examples import EXAMPLES, layer_targets, registered_name
 
 FRAMEWORKS = {"torch": "torch", "keras": "keras", "nnx": "flax", "linen": "flax",
-              "mlx": "mlx", "paddle": "paddle"}
+              "mlx": "mlx", "paddle": "paddle",
+              "tf_keras": "tf_keras"}
 INSTALLED = [api for api, package in FRAMEWORKS.items()
              if importlib.util.find_spec(package) is not None]
 CASES = [(api, name) for api in INSTALLED for name in sorted(EXAMPLES[api])]

@@ -51,6 +51,9 @@ FLAT_FILLS = {
                "paddle:Uniform(low=-0.5, high=0.25)",
                "paddle:XavierNormal(fan_in=10.0, fan_out=30.0)",
                "paddle:KaimingNormal(fan_in=100.0)"},
+    "tf_keras": {"tf_keras:RandomNormal", "tf_keras:RandomNormal(mean=1.0, stddev=0.5)",
+                 "tf_keras:RandomUniform", "tf_keras:TruncatedNormal",
+                 "tf_keras:TruncatedNormal(mean=1.0, stddev=0.5)"},
 }
 """The catalog's flat fills of a shape-independent law, by library."""
 

@@ -34,6 +34,7 @@ LIBRARIES: dict[str, str] = {
     "mlx": "verify.adapters.mlx",
     "sklearn": "verify.adapters.sklearn",
     "paddle": "verify.adapters.paddle",
+    "tf_keras": "verify.adapters.tf_keras",
 }
 
 

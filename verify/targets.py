@@ -4,21 +4,28 @@
 ``package.module:attribute``, a user's own initializer called through one of the
 APIs below (``--api``):
 
-======  ======================================================  ===============
-api     calling convention                                      layout
-======  ======================================================  ===============
-torch   ``fn(tensor, **kwargs)`` fills a ``torch.Tensor``        oihw
-numpy   ``fn(shape, rng, **kwargs)`` returns an array            oihw
-jax     ``fn(key, shape, dtype, **kwargs)`` (``fn(**kwargs)``    hwio
-        first if ``fn`` is a factory such as ``he_normal``)
-keras   an initializer class or object: ``obj(shape, dtype)``    hwio
-mlx     ``fn(**kwargs)`` returns ``init(array)``                 ohwi
-paddle  ``fn(**kwargs)`` returns a ``paddle.nn.initializer``     paddle: 2-D
-        (a class such as ``KaimingNormal``, or a factory; an    (in, out), else
-        initializer object is used as it is), applied to a      (out, in,
-        fresh ``paddle.nn.Parameter(shape, "float32")`` after   *kernel)
-        ``paddle.seed``
-======  ======================================================  ===============
+========  ======================================================  ===============
+api       calling convention                                      layout
+========  ======================================================  ===============
+torch     ``fn(tensor, **kwargs)`` fills a ``torch.Tensor``        oihw
+numpy     ``fn(shape, rng, **kwargs)`` returns an array            oihw
+jax       ``fn(key, shape, dtype, **kwargs)`` (``fn(**kwargs)``    hwio
+          first if ``fn`` is a factory such as ``he_normal``)
+keras     an initializer class or object: ``obj(shape, dtype)``    hwio
+mlx       ``fn(**kwargs)`` returns ``init(array)``                 ohwi
+paddle    ``fn(**kwargs)`` returns a ``paddle.nn.initializer``     paddle: 2-D
+          (a class such as ``KaimingNormal``, or a factory; an    (in, out), else
+          initializer object is used as it is), applied to a      (out, in,
+          fresh ``paddle.nn.Parameter(shape, "float32")`` after   *kernel)
+          ``paddle.seed``
+tf_keras  a ``tf_keras`` initializer class (built with             hwio
+          ``seed=seed32(seed), **kwargs`` per call) or object:
+          ``obj(shape, dtype)``
+========  ======================================================  ===============
+
+An unseeded tf_keras initializer object returns the same tensor on every call
+(its stateless ops keep the seed of its first call), so ``check`` reports its calls
+as dependent: pass the class.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from verify.adapters import (
 from verify.fans import Layout
 
 APIS: dict[str, Layout] = {"torch": "oihw", "numpy": "oihw", "jax": "hwio", "keras": "hwio",
-                           "mlx": "ohwi", "paddle": "paddle"}
+                           "mlx": "ohwi", "paddle": "paddle", "tf_keras": "hwio"}
 
 
 class TargetNotFound(ValueError):
@@ -202,5 +209,20 @@ def _paddle(function, kwargs: dict, dtype: str):
     return sample
 
 
+def _tf_keras(function, kwargs: dict, dtype: str):
+    from verify.adapters.tf_keras import _tf_keras as load
+
+    if dtype != "float32":
+        raise DtypeUnsupported(f"the tf_keras api is checked in float32 only, not {dtype}")
+    load()
+
+    def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
+        initializer = function(seed=seed32(seed), **kwargs) if inspect.isclass(function) \
+            else function
+        return np.asarray(initializer(tuple(shape), dtype="float32"))
+
+    return sample
+
+
 _WRAPPERS = {"torch": _torch, "numpy": _numpy, "jax": _jax, "keras": _keras, "mlx": _mlx,
-             "paddle": _paddle}
+             "paddle": _paddle, "tf_keras": _tf_keras}

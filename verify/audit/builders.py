@@ -1,22 +1,25 @@
 """Model builders: resolve an audit ``TARGET`` and build it, seeded, under a time limit.
 
-====== ============================================== ==================================
-api    builder                                        seeding before each build
-====== ============================================== ==================================
-torch  ``fn(**kwargs) -> torch.nn.Module``            the default CPU generator
-keras  ``fn(**kwargs) -> keras.Model or Layer``,      ``keras.utils.set_random_seed``
-       already built
-nnx    ``fn(rngs, **kwargs) -> flax.nnx.Module``      the ``nnx.Rngs(seed)`` it is given
-linen  ``fn(**kwargs) -> (module, *example_inputs)``  ``module.init(PRNGKey(seed), ...)``
-mlx    ``fn(**kwargs) -> mlx.nn.Module``              ``mx.random.seed``
-paddle ``fn(**kwargs) -> paddle.nn.Layer``            ``paddle.seed`` (Paddle's global
-                                                      generators; 6 us a call)
-arrays ``fn(seed, **kwargs) -> Mapping[str, array]``  the seed it is given
-====== ============================================== ==================================
+======== ============================================== ==================================
+api      builder                                        seeding before each build
+======== ============================================== ==================================
+torch    ``fn(**kwargs) -> torch.nn.Module``            the default CPU generator
+keras    ``fn(**kwargs) -> keras.Model or Layer``,      ``keras.utils.set_random_seed``
+         already built
+nnx      ``fn(rngs, **kwargs) -> flax.nnx.Module``      the ``nnx.Rngs(seed)`` it is given
+linen    ``fn(**kwargs) -> (module, *example_inputs)``  ``module.init(PRNGKey(seed), ...)``
+mlx      ``fn(**kwargs) -> mlx.nn.Module``              ``mx.random.seed``
+paddle   ``fn(**kwargs) -> paddle.nn.Layer``            ``paddle.seed`` (Paddle's global
+                                                        generators; 6 us a call)
+arrays   ``fn(seed, **kwargs) -> Mapping[str, array]``  the seed it is given
+tf_keras ``fn(**kwargs) -> tf_keras.Model or Layer``,   ``tf_keras.utils.set_random_seed``
+         already built
+======== ============================================== ==================================
 
 Catalog names: ``transformers:<ModelClass>`` (:mod:`verify.audit.hf`) and the layers of
 the registry, ``torch:nn.MultiheadAttention``, ``keras:layers.Dense``, ``nnx:Linear``,
-``linen:Dense``, ``mlx:nn.Linear``, ``paddle:nn.Linear``, with ``--kwargs`` as the
+``linen:Dense``, ``mlx:nn.Linear``, ``paddle:nn.Linear``, ``tf_keras:layers.Dense``, with
+``--kwargs`` as the
 constructor's arguments.
 """
 
@@ -34,9 +37,9 @@ import numpy as np
 
 from verify.adapters import require, seed32
 
-BUILDER_APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "arrays")
+BUILDER_APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "arrays", "tf_keras")
 LAYER_PREFIXES = {"torch": "torch", "keras": "keras", "nnx": "nnx", "linen": "linen",
-                  "mlx": "mlx", "paddle": "paddle"}
+                  "mlx": "mlx", "paddle": "paddle", "tf_keras": "tf_keras"}
 MAX_PARAMETERS = 50_000_000
 """The cap on the entries of one build (all tensors): larger models take minutes per
 build and gigabytes per pooled sample. Audit them at a smaller config."""
@@ -158,6 +161,14 @@ def seeded(api: str, function: Callable, kwargs: Mapping[str, Any]) -> Callable[
     elif api == "arrays":
         def make(seed: int):
             return function(seed, **kwargs)
+    elif api == "tf_keras":
+        from verify.adapters.tf_keras import _tf_keras
+
+        tf_keras = _tf_keras()
+
+        def make(seed: int):
+            tf_keras.utils.set_random_seed(seed32(seed))
+            return function(**kwargs)
     else:
         raise BuildError(f"unknown api {api!r}: use one of {', '.join(BUILDER_APIS)}")
     return make
@@ -181,14 +192,20 @@ def check_model(api: str, model: Any, target: str) -> None:
     """Is ``model`` a model of ``api``? :class:`BuildError` (one line) if not."""
     expected = {"torch": ("torch.nn", "Module"), "keras": ("keras", "Layer"),
                 "nnx": ("flax.nnx", "Module"), "mlx": ("mlx.nn", "Module"),
-                "paddle": ("paddle.nn", "Layer")}
+                "paddle": ("paddle.nn", "Layer"),
+                "tf_keras": ("tf_keras.layers", "Layer")}
     if api in expected:
         module_name, class_name = expected[api]
-        base = getattr(require(module_name, module_name.split(".")[0]), class_name)
+        if api == "tf_keras":
+            from verify.adapters.tf_keras import _tf_keras
+
+            base = _tf_keras().layers.Layer
+        else:
+            base = getattr(require(module_name, module_name.split(".")[0]), class_name)
         if not isinstance(model, base):
             raise BuildError(f"the builder {target} returned a {type(model).__name__}, not a "
                              f"{module_name}.{class_name} (--api {api})")
-        if api == "keras" and not model.built:
+        if api in ("keras", "tf_keras") and not model.built:
             raise BuildError(f"the builder {target} returned a Keras {type(model).__name__} "
                              "that is not built: build it (call it on an input, or "
                              "model.build(shape)) before returning it")

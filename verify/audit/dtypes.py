@@ -2,7 +2,7 @@
 (never a cast afterwards).
 
 torch: ``torch.set_default_dtype``; keras: ``keras.config.set_floatx``; paddle:
-``paddle.set_default_dtype``. float32 and
+``paddle.set_default_dtype``; tf_keras: ``tf_keras.backend.set_floatx``. float32 and
 float64 only: the laws of rounded low-precision values are the subject of the dtype
 work of the conformance catalog, and a float64 law tested on float16 values would report
 the rounding as a finding.
@@ -51,5 +51,16 @@ def default_dtype(api: str, dtype: str | None):
             yield
         finally:
             paddle.set_default_dtype(previous)
+    elif api == "tf_keras":
+        from verify.adapters.tf_keras import _tf_keras
+
+        backend = _tf_keras().backend
+        previous = backend.floatx()
+        backend.set_floatx(dtype)
+        try:
+            yield
+        finally:
+            backend.set_floatx(previous)
     else:
-        raise BuildError(f"--dtype is supported for the torch, keras and paddle apis, not {api}")
+        raise BuildError(f"--dtype is supported for the torch, keras, paddle and tf_keras apis, "
+                         f"not {api}")

@@ -28,6 +28,7 @@ Conventions the semantic fans follow (the exact rules are in :mod:`verify.layers
 * an einsum kernel axis shared by input and output (per-head weights) is in neither fan.
 
 Module per api: :mod:`~verify.layers.torch_layers`, :mod:`~verify.layers.keras_layers`,
+:mod:`~verify.layers.tf_keras_layers` (TensorFlow's Keras 2, with Keras 3's handlers),
 :mod:`~verify.layers.nnx_layers` and :mod:`~verify.layers.linen_layers` (handlers in
 :mod:`~verify.layers.flax_common`), :mod:`~verify.layers.mlx_layers`,
 :mod:`~verify.layers.paddle_layers`, :mod:`~verify.layers.arrays`. Importing this package
@@ -47,6 +48,7 @@ from verify.layers import (
     mlx_layers,
     nnx_layers,
     paddle_layers,
+    tf_keras_layers,
     torch_layers,
 )
 from verify.layers.common import Handler, Site
@@ -55,13 +57,14 @@ from verify.layers.records import Param, Role, same_law
 __all__ = ["APIS", "LAYERS", "Param", "Role", "Site", "build_layer", "lookup", "registered",
            "same_law", "walk"]
 
-APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "arrays")
+APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "arrays", "tf_keras")
 
 _MODULES: dict[str, ModuleType] = {"torch": torch_layers, "keras": keras_layers,
                                    "nnx": nnx_layers, "linen": linen_layers,
-                                   "mlx": mlx_layers, "paddle": paddle_layers, "arrays": arrays}
+                                   "mlx": mlx_layers, "paddle": paddle_layers, "arrays": arrays,
+                                   "tf_keras": tf_keras_layers}
 _FRAMEWORKS = {"torch": "torch", "keras": "keras", "nnx": "flax", "linen": "flax",
-               "mlx": "mlx", "paddle": "paddle", "arrays": "numpy"}
+               "mlx": "mlx", "paddle": "paddle", "arrays": "numpy", "tf_keras": "tf_keras"}
 
 LAYERS: dict[str, Mapping[str, Handler]] = {api: module.HANDLERS
                                             for api, module in _MODULES.items()}
@@ -77,8 +80,9 @@ def _module(api: str) -> ModuleType:
         from verify.adapters.keras import choose_backend
 
         choose_backend()  # before Keras loads: JAX unless KERAS_BACKEND says otherwise
+    from verify.adapters import LibraryMissing
+
     if api == "paddle":
-        from verify.adapters import LibraryMissing
         from verify.adapters.paddle import import_paddle
 
         try:
@@ -86,8 +90,13 @@ def _module(api: str) -> ModuleType:
         except LibraryMissing as error:
             raise ValueError(f"api 'paddle': {error}") from None
     try:
-        importlib.import_module(_FRAMEWORKS[api])
-    except ImportError:
+        if api == "tf_keras":
+            from verify.adapters.tf_keras import _tf_keras
+
+            _tf_keras()  # the one place TensorFlow is imported
+        else:
+            importlib.import_module(_FRAMEWORKS[api])
+    except (ImportError, LibraryMissing):
         raise ValueError(f"api {api!r} needs {_FRAMEWORKS[api]}, which is not installed: "
                          f"pip install {_FRAMEWORKS[api]}") from None
     return _MODULES[api]
@@ -134,7 +143,10 @@ def walk(api: str, model: object) -> list[Param]:
     * ``paddle``: a ``paddle.nn.Layer``; parameters and buffers, a tensor with all its names
       (the recurrent layers list their cells' tensors twice); parameters that are not
       trainable (running statistics) are buffers;
-    * ``arrays``: a mapping of names to arrays; roles from the names alone.
+    * ``arrays``: a mapping of names to arrays; roles from the names alone;
+    * ``tf_keras``: a built ``tf_keras.Model`` or ``tf_keras.layers.Layer``; names are the
+      layers' names from the root (a ``Model``'s own name left out), string variables
+      (vocabularies) are left out.
     """
     return _module(api).walk(model)
 
@@ -152,7 +164,9 @@ def build_layer(api: str, name: str, kwargs: dict) -> object:
       per layer type (:data:`verify.layers.keras_layers.DEFAULT_INPUT_SHAPES`);
     * ``nnx``: a function ``fn(rngs)`` that builds the module;
     * ``linen``: ``(module, *example_inputs)``, the inputs from ``kwargs["input_shape"]``
-      or a default per layer type.
+      or a default per layer type;
+    * ``tf_keras``: as ``keras``, with
+      :data:`verify.layers.tf_keras_layers.DEFAULT_INPUT_SHAPES`.
 
     A layer argument (a recurrent layer's cell, the layer ``Bidirectional`` wraps, the
     encoder layer of ``nn.TransformerEncoder``) is written ``{"layer": NAME, "kwargs":

@@ -18,7 +18,7 @@ import copy
 import importlib.util
 
 PREFIXES = {"torch": "torch.", "keras": "keras.", "nnx": "flax.nnx.", "linen": "flax.linen.",
-            "mlx": "mlx.", "paddle": "paddle."}
+            "mlx": "mlx.", "paddle": "paddle.", "tf_keras": "tf_keras."}
 """What a registered name (``torch.nn.Linear``) has before its catalog name (``nn.Linear``)."""
 
 NEEDS = {("torch", "transformers.pytorch_utils.Conv1D"): "transformers"}
@@ -135,6 +135,45 @@ def _keras() -> dict[str, dict]:
         # query (2, 10, 64), value (2, 10, 32): kernels (64, 4, 16), (32, 4, 16), (4, 16, 64)
         "layers.MultiHeadAttention": {"num_heads": 4, "key_dim": 16,
                                       "input_shape": [[2, 10, 64], [2, 10, 32]]},
+    }
+
+
+KERAS_3_ONLY = ("layers.RMSNormalization",)
+"""Keras 3 layers that tf_keras does not have."""
+
+
+def _tf_keras() -> dict[str, dict]:
+    """Keras 3's examples for the layers the two share, and tf_keras's own."""
+    dense = {"layer": "layers.Dense", "kwargs": {"units": 24}}
+    return {
+        **{name: kwargs for name, kwargs in _keras().items() if name not in KERAS_3_ONLY},
+        "layers.experimental.SyncBatchNormalization": {"input_shape": [2, 16]},
+        # kernel (7, 36, 24): 7 output positions, each a (3 * 12 -> 24) map
+        "layers.LocallyConnected1D": {"filters": 24, "kernel_size": 3, "strides": 2,
+                                      "input_shape": [2, 16, 12]},
+        # the masked dense kernel (6, 6, 4, 4, 4, 8)
+        "layers.LocallyConnected2D": {"filters": 8, "kernel_size": 3, "implementation": 2,
+                                      "input_shape": [2, 6, 6, 4]},
+        # 16 filters at least: the audit takes a smaller forget bias (zeros, ones, zeros) for
+        # a random draw (its independence test does not reject 32 entries)
+        "layers.ConvLSTM1D": {"filters": 16, "kernel_size": 3, "input_shape": [2, 4, 16, 4]},
+        "layers.ConvLSTM2D": {"filters": 16, "kernel_size": 3, "strides": 2,
+                              "input_shape": [2, 3, 8, 8, 4]},
+        "layers.ConvLSTM3D": {"filters": 16, "kernel_size": 2,
+                              "input_shape": [2, 2, 4, 4, 4, 2]},
+        "tf_keras.src.layers.rnn.base_conv_lstm.ConvLSTMCell": {
+            "rank": 2, "filters": 16, "kernel_size": 3, "strides": 2,
+            "input_shape": [2, 8, 8, 4]},
+        "layers.AdditiveAttention": {"input_shape": [[2, 5, 16], [2, 7, 16]]},
+        "layers.Attention": {"use_scale": True, "score_mode": "concat",
+                             "input_shape": [[2, 5, 16], [2, 7, 16]]},
+        "layers.TimeDistributed": {"layer": dict(dense), "input_shape": [2, 5, 16]},
+        "layers.Wrapper": {"layer": dict(dense), "input_shape": [2, 16]},
+        "layers.StackedRNNCells": {"cells": [{"layer": "layers.LSTMCell", "kwargs": {"units": 16}},
+                                             {"layer": "layers.GRUCell", "kwargs": {"units": 8}}],
+                                   "input_shape": [2, 12]},
+        "layers.experimental.RandomFourierFeatures": {"output_dim": 64, "input_shape": [2, 32]},
+        "layers.Normalization": {"input_shape": [2, 16]},
     }
 
 
@@ -294,7 +333,7 @@ def _paddle() -> dict[str, dict]:
 
 EXAMPLES: dict[str, dict[str, dict]] = {"torch": _torch(), "keras": _keras(),
                                         "nnx": _nnx(), "linen": _linen(), "mlx": _mlx(),
-                                        "paddle": _paddle()}
+                                        "paddle": _paddle(), "tf_keras": _tf_keras()}
 """api -> catalog name -> constructor arguments (JSON)."""
 
 
