@@ -33,6 +33,7 @@ LIBRARIES: dict[str, str] = {
     "keras": "verify.adapters.keras",
     "mlx": "verify.adapters.mlx",
     "sklearn": "verify.adapters.sklearn",
+    "tinygrad": "verify.adapters.tinygrad",
 }
 
 
