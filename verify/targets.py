@@ -4,16 +4,19 @@
 ``package.module:attribute``, a user's own initializer called through one of the
 APIs below (``--api``):
 
-=====  ======================================================  =======
-api    calling convention                                      layout
-=====  ======================================================  =======
-torch  ``fn(tensor, **kwargs)`` fills a ``torch.Tensor``        oihw
-numpy  ``fn(shape, rng, **kwargs)`` returns an array            oihw
-jax    ``fn(key, shape, dtype, **kwargs)`` (``fn(**kwargs)``    hwio
-       first if ``fn`` is a factory such as ``he_normal``)
-keras  an initializer class or object: ``obj(shape, dtype)``    hwio
-mlx    ``fn(**kwargs)`` returns ``init(array)``                 ohwi
-=====  ======================================================  =======
+========  ======================================================  =======
+api       calling convention                                      layout
+========  ======================================================  =======
+torch     ``fn(tensor, **kwargs)`` fills a ``torch.Tensor``        oihw
+numpy     ``fn(shape, rng, **kwargs)`` returns an array            oihw
+jax       ``fn(key, shape, dtype, **kwargs)`` (``fn(**kwargs)``    hwio
+          first if ``fn`` is a factory such as ``he_normal``)
+keras     an initializer class or object: ``obj(shape, dtype)``    hwio
+mlx       ``fn(**kwargs)`` returns ``init(array)``                 ohwi
+tinygrad  ``fn(*shape, **kwargs)`` returns a ``tinygrad.Tensor``   oihw
+          (as ``Tensor.kaiming_uniform`` does), seeded with
+          ``Tensor.manual_seed``, drawn on the CPU device
+========  ======================================================  =======
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from verify.adapters import ContractError, Target, require, seed32
 from verify.fans import Layout
 
 APIS: dict[str, Layout] = {"torch": "oihw", "numpy": "oihw", "jax": "hwio", "keras": "hwio",
-                           "mlx": "ohwi"}
+                           "mlx": "ohwi", "tinygrad": "oihw"}
 
 
 class TargetNotFound(ValueError):
@@ -137,4 +140,22 @@ def _mlx(function, kwargs: dict):
     return sample
 
 
-_WRAPPERS = {"torch": _torch, "numpy": _numpy, "jax": _jax, "keras": _keras, "mlx": _mlx}
+def _tinygrad(function, kwargs: dict):
+    from verify.adapters.tinygrad import on_cpu, require_tinygrad
+
+    Tensor = require_tinygrad().Tensor
+
+    def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
+        with on_cpu():
+            Tensor.manual_seed(seed32(seed))
+            result = function(*(int(d) for d in shape), **kwargs)
+            if not isinstance(result, Tensor):
+                raise ContractError("api", "a tinygrad initializer must return a "
+                                    f"tinygrad Tensor, got {type(result).__name__}")
+            return result.numpy()
+
+    return sample
+
+
+_WRAPPERS = {"torch": _torch, "numpy": _numpy, "jax": _jax, "keras": _keras, "mlx": _mlx,
+             "tinygrad": _tinygrad}
