@@ -30,7 +30,8 @@ Conventions the semantic fans follow (the exact rules are in :mod:`verify.layers
 Module per api: :mod:`~verify.layers.torch_layers`, :mod:`~verify.layers.keras_layers`,
 :mod:`~verify.layers.nnx_layers` and :mod:`~verify.layers.linen_layers` (handlers in
 :mod:`~verify.layers.flax_common`), :mod:`~verify.layers.mlx_layers`,
-:mod:`~verify.layers.arrays`. Importing this package imports none of the frameworks.
+:mod:`~verify.layers.tinygrad_layers`, :mod:`~verify.layers.arrays`. Importing this package
+imports none of the frameworks.
 """
 
 from __future__ import annotations
@@ -39,20 +40,29 @@ import importlib
 from collections.abc import Mapping
 from types import ModuleType
 
-from verify.layers import arrays, keras_layers, linen_layers, mlx_layers, nnx_layers, torch_layers
+from verify.layers import (
+    arrays,
+    keras_layers,
+    linen_layers,
+    mlx_layers,
+    nnx_layers,
+    tinygrad_layers,
+    torch_layers,
+)
 from verify.layers.common import Handler, Site
 from verify.layers.records import Param, Role, same_law
 
 __all__ = ["APIS", "LAYERS", "Param", "Role", "Site", "build_layer", "lookup", "registered",
            "same_law", "walk"]
 
-APIS = ("torch", "keras", "nnx", "linen", "mlx", "arrays")
+APIS = ("torch", "keras", "nnx", "linen", "mlx", "tinygrad", "arrays")
 
 _MODULES: dict[str, ModuleType] = {"torch": torch_layers, "keras": keras_layers,
                                    "nnx": nnx_layers, "linen": linen_layers,
-                                   "mlx": mlx_layers, "arrays": arrays}
+                                   "mlx": mlx_layers, "tinygrad": tinygrad_layers,
+                                   "arrays": arrays}
 _FRAMEWORKS = {"torch": "torch", "keras": "keras", "nnx": "flax", "linen": "flax",
-               "mlx": "mlx", "arrays": "numpy"}
+               "mlx": "mlx", "tinygrad": "tinygrad", "arrays": "numpy"}
 
 LAYERS: dict[str, Mapping[str, Handler]] = {api: module.HANDLERS
                                             for api, module in _MODULES.items()}
@@ -114,6 +124,9 @@ def walk(api: str, model: object) -> list[Param]:
       layer types come from one traced call, without them from the module's ``setup``
       attributes and its children's automatic names (``Dense_0``);
     * ``mlx``: an ``mlx.nn.Module``; running statistics are buffers;
+    * ``tinygrad``: any object holding tinygrad layers or tensors (attributes, lists,
+      dicts), as ``tinygrad.nn.state.get_state_dict`` lists them; tensors marked
+      ``is_param_(False)`` (running statistics) are buffers;
     * ``arrays``: a mapping of names to arrays; roles from the names alone.
     """
     return _module(api).walk(model)
@@ -129,6 +142,8 @@ def build_layer(api: str, name: str, kwargs: dict) -> object:
     * ``keras``: the layer, built: ``kwargs["input_shape"]`` (a shape, or a list of shapes
       for ``MultiHeadAttention``: query, value[, key]) with a batch axis, or a default
       per layer type (:data:`verify.layers.keras_layers.DEFAULT_INPUT_SHAPES`);
+    * ``tinygrad``: the layer, built on the CPU device (``nn.Conv1d`` and
+      ``nn.ConvTranspose1d``, functions, return a ``Conv2d`` / ``ConvTranspose2d``);
     * ``nnx``: a function ``fn(rngs)`` that builds the module;
     * ``linen``: ``(module, *example_inputs)``, the inputs from ``kwargs["input_shape"]``
       or a default per layer type.
