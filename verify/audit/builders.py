@@ -1,20 +1,24 @@
 """Model builders: resolve an audit ``TARGET`` and build it, seeded, under a time limit.
 
-====== ============================================== ==================================
-api    builder                                        seeding before each build
-====== ============================================== ==================================
-torch  ``fn(**kwargs) -> torch.nn.Module``            the default CPU generator
-keras  ``fn(**kwargs) -> keras.Model or Layer``,      ``keras.utils.set_random_seed``
-       already built
-nnx    ``fn(rngs, **kwargs) -> flax.nnx.Module``      the ``nnx.Rngs(seed)`` it is given
-linen  ``fn(**kwargs) -> (module, *example_inputs)``  ``module.init(PRNGKey(seed), ...)``
-mlx    ``fn(**kwargs) -> mlx.nn.Module``              ``mx.random.seed``
-arrays ``fn(seed, **kwargs) -> Mapping[str, array]``  the seed it is given
-====== ============================================== ==================================
+======== ============================================== ==============================
+api      builder                                        seeding before each build
+======== ============================================== ==============================
+torch    ``fn(**kwargs) -> torch.nn.Module``            the default CPU generator
+keras    ``fn(**kwargs) -> keras.Model or Layer``,      ``keras.utils.set_random_seed``
+         already built
+nnx      ``fn(rngs, **kwargs) -> flax.nnx.Module``      the ``nnx.Rngs(seed)`` it is given
+linen    ``fn(**kwargs) -> (module, *example_inputs)``  ``module.init(PRNGKey(seed), ...)``
+mlx      ``fn(**kwargs) -> mlx.nn.Module``              ``mx.random.seed``
+tinygrad ``fn(**kwargs) -> object`` holding tinygrad    ``Tensor.manual_seed``, tensors
+         tensors: a layer, or attributes, lists and     made on the CPU device
+         dicts of layers and tensors                    (``DEV=CPU``), then realized
+arrays   ``fn(seed, **kwargs) -> Mapping[str, array]``  the seed it is given
+======== ============================================== ==============================
 
 Catalog names: ``transformers:<ModelClass>`` (:mod:`verify.audit.hf`) and the layers of
 the registry, ``torch:nn.MultiheadAttention``, ``keras:layers.Dense``, ``nnx:Linear``,
-``linen:Dense``, ``mlx:nn.Linear``, with ``--kwargs`` as the constructor's arguments.
+``linen:Dense``, ``mlx:nn.Linear``, ``tinygrad:nn.Linear``, with ``--kwargs`` as the
+constructor's arguments.
 """
 
 from __future__ import annotations
@@ -31,9 +35,9 @@ import numpy as np
 
 from verify.adapters import require, seed32
 
-BUILDER_APIS = ("torch", "keras", "nnx", "linen", "mlx", "arrays")
+BUILDER_APIS = ("torch", "keras", "nnx", "linen", "mlx", "tinygrad", "arrays")
 LAYER_PREFIXES = {"torch": "torch", "keras": "keras", "nnx": "nnx", "linen": "linen",
-                  "mlx": "mlx"}
+                  "mlx": "mlx", "tinygrad": "tinygrad"}
 MAX_PARAMETERS = 50_000_000
 """The cap on the entries of one build (all tensors): larger models take minutes per
 build and gigabytes per pooled sample. Audit them at a smaller config."""
@@ -144,6 +148,15 @@ def seeded(api: str, function: Callable, kwargs: Mapping[str, Any]) -> Callable[
             model = function(**kwargs)
             mx.eval(model.parameters()) if hasattr(model, "parameters") else None
             return model
+    elif api == "tinygrad":
+        from verify.adapters.tinygrad import on_cpu, realize, require_tinygrad
+
+        tinygrad = require_tinygrad()
+
+        def make(seed: int):
+            with on_cpu():
+                tinygrad.Tensor.manual_seed(seed32(seed))
+                return realize(function(**kwargs))
     elif api == "arrays":
         def make(seed: int):
             return function(seed, **kwargs)
@@ -180,6 +193,14 @@ def check_model(api: str, model: Any, target: str) -> None:
             raise BuildError(f"the builder {target} returned a Keras {type(model).__name__} "
                              "that is not built: build it (call it on an input, or "
                              "model.build(shape)) before returning it")
+    elif api == "tinygrad":
+        from tinygrad import Tensor
+        from tinygrad.nn.state import get_state_dict
+
+        if isinstance(model, Tensor) or not get_state_dict(model):
+            raise BuildError(f"the builder {target} returned a {type(model).__name__} that "
+                             "holds no tinygrad Tensor (--api tinygrad): return the layer "
+                             "or the object whose attributes hold the model's tensors")
     elif api == "arrays":
         if not isinstance(model, Mapping):
             raise BuildError(f"the builder {target} returned a {type(model).__name__}, not a "

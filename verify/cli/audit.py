@@ -14,10 +14,10 @@ from verify.cli.schema import document, print_document
 from verify.seeding import DEFAULT_SEED, run_seed
 
 NAME = "audit"
-APIS = ("torch", "keras", "nnx", "linen", "mlx", "arrays")
+APIS = ("torch", "keras", "nnx", "linen", "mlx", "tinygrad", "arrays")
 DTYPES = ("float32", "float64")
 DEFAULT_EXAMPLES = 5
-LIBRARIES = ("torch", "transformers", "jax", "flax", "keras", "mlx")
+LIBRARIES = ("torch", "transformers", "jax", "flax", "keras", "mlx", "tinygrad")
 
 
 def add_parser(commands) -> None:
@@ -132,7 +132,7 @@ def _api_of(target: str) -> str:
 def _libraries(results) -> tuple[str, ...]:
     """The distributions the audited models were built with, besides torch."""
     wanted = {"keras": ("keras", "jax"), "nnx": ("jax", "flax"), "linen": ("jax", "flax"),
-              "mlx": ("mlx",)}
+              "mlx": ("mlx",), "tinygrad": ("tinygrad",)}
     names = [name for r in results for name in wanted.get(r.api, ())]
     if any(r.target.startswith("transformers:") for r in results):
         names.append("transformers")
