@@ -243,3 +243,31 @@ def test_a_user_initializer_through_the_tinygrad_api():
     with pytest.raises(ContractError, match="tinygrad Tensor"):
         broken((2, 3), 0)
 
+
+
+CALLS: list[tuple[int, ...]] = []
+
+
+def _counted_kaiming(*shape):
+    from tinygrad import Tensor
+
+    CALLS.append(shape)
+    return Tensor.kaiming_uniform(*shape, a=math.sqrt(5))
+
+
+@needs_cpu
+def test_check_of_a_tinygrad_initializer_bounds_its_calls(capsys, monkeypatch):
+    # a (2, 3) tensor would take 1.4 M / 6 calls at the power target, 20 ms each: a check
+    # through --api tinygrad stops at targets.SLOW_CALLS calls a shape (400; 20 here, to
+    # keep the test short) and reports the larger minimum detectable effect
+    from verify import targets
+    from verify.cli import main
+
+    monkeypatch.setitem(targets.SLOW_CALLS, "tinygrad", 20)
+    CALLS.clear()
+    status = main(["check", f"{__name__}:_counted_kaiming", "--api", "tinygrad",
+                   "--scheme", "lecun", "--dist", "uniform", "--gain", str(1 / math.sqrt(3)),
+                   "--shape", "2,3", "--seed", "1", "--json"])
+    assert status == 0, capsys.readouterr()
+    assert 0 < CALLS.count((2, 3)) <= 2 + 2 * 20  # fresh-draw checks, battery, a resample
+    assert targets.max_calls("torch") > 20_000 - 1

@@ -32,6 +32,17 @@ from verify.fans import Layout
 
 APIS: dict[str, Layout] = {"torch": "oihw", "numpy": "oihw", "jax": "hwio", "keras": "hwio",
                            "mlx": "ohwi", "tinygrad": "oihw"}
+SLOW_CALLS: dict[str, int] = {"tinygrad": 400}
+"""Calls per shape for the apis whose every call is slow (tinygrad schedules and runs its
+kernels in about 20 ms a call): 400 calls take 8 s, and a shape smaller than 3,500 entries
+is then checked with a larger, reported, minimum detectable effect."""
+
+
+def max_calls(api: str) -> int:
+    """The most calls per shape a check of a user's initializer through ``api`` makes."""
+    from verify.conformance import DEFAULT_MAX_CALLS
+
+    return SLOW_CALLS.get(api, DEFAULT_MAX_CALLS)
 
 
 class TargetNotFound(ValueError):
