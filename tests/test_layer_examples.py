@@ -16,9 +16,21 @@ from verify.layers.examples import EXAMPLES, layer_targets, registered_name
 
 FRAMEWORKS = {"torch": "torch", "keras": "keras", "nnx": "flax", "linen": "flax",
               "mlx": "mlx", "paddle": "paddle",
-              "tf_keras": "tf_keras"}
-INSTALLED = [api for api, package in FRAMEWORKS.items()
-             if importlib.util.find_spec(package) is not None]
+              "tf_keras": "tf_keras", "tinygrad": "tinygrad"}
+
+
+def _usable(api: str, package: str) -> bool:
+    """Installed, and for tinygrad with the compiler its CPU device needs."""
+    if importlib.util.find_spec(package) is None:
+        return False
+    if api == "tinygrad":
+        from verify.adapters.tinygrad import cpu_compiler_missing
+
+        return cpu_compiler_missing() is None
+    return True
+
+
+INSTALLED = [api for api, package in FRAMEWORKS.items() if _usable(api, package)]
 CASES = [(api, name) for api in INSTALLED for name in sorted(EXAMPLES[api])]
 
 

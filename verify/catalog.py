@@ -35,6 +35,7 @@ LIBRARIES: dict[str, str] = {
     "sklearn": "verify.adapters.sklearn",
     "paddle": "verify.adapters.paddle",
     "tf_keras": "verify.adapters.tf_keras",
+    "tinygrad": "verify.adapters.tinygrad",
 }
 
 

@@ -21,6 +21,9 @@ paddle    ``fn(**kwargs)`` returns a ``paddle.nn.initializer``     paddle: 2-D
 tf_keras  a ``tf_keras`` initializer class (built with             hwio
           ``seed=seed32(seed), **kwargs`` per call) or object:
           ``obj(shape, dtype)``
+tinygrad  ``fn(*shape, **kwargs)`` returns a ``tinygrad.Tensor``   oihw
+          (as ``Tensor.kaiming_uniform`` does), seeded with
+          ``Tensor.manual_seed``, drawn on the CPU device
 ========  ======================================================  ===============
 
 An unseeded tf_keras initializer object returns the same tensor on every call
@@ -48,7 +51,19 @@ from verify.adapters import (
 from verify.fans import Layout
 
 APIS: dict[str, Layout] = {"torch": "oihw", "numpy": "oihw", "jax": "hwio", "keras": "hwio",
-                           "mlx": "ohwi", "paddle": "paddle", "tf_keras": "hwio"}
+                           "mlx": "ohwi", "paddle": "paddle", "tf_keras": "hwio",
+                           "tinygrad": "oihw"}
+SLOW_CALLS: dict[str, int] = {"tinygrad": 400}
+"""Calls per shape for the apis whose every call is slow (tinygrad schedules and runs its
+kernels in about 20 ms a call): 400 calls take 8 s, and a shape smaller than 3,500 entries
+is then checked with a larger, reported, minimum detectable effect."""
+
+
+def max_calls(api: str) -> int:
+    """The most calls per shape a check of a user's initializer through ``api`` makes."""
+    from verify.conformance import DEFAULT_MAX_CALLS
+
+    return SLOW_CALLS.get(api, DEFAULT_MAX_CALLS)
 
 
 class TargetNotFound(ValueError):
@@ -224,5 +239,24 @@ def _tf_keras(function, kwargs: dict, dtype: str):
     return sample
 
 
+def _tinygrad(function, kwargs: dict, dtype: str):
+    from verify.adapters.tinygrad import on_cpu, require_tinygrad
+
+    if dtype != "float32":
+        raise DtypeUnsupported(f"the tinygrad api is checked in float32 only, not {dtype}")
+    Tensor = require_tinygrad().Tensor
+
+    def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
+        with on_cpu():
+            Tensor.manual_seed(seed32(seed))
+            result = function(*(int(d) for d in shape), **kwargs)
+            if not isinstance(result, Tensor):
+                raise ContractError("api", "a tinygrad initializer must return a "
+                                    f"tinygrad Tensor, got {type(result).__name__}")
+            return result.numpy()
+
+    return sample
+
+
 _WRAPPERS = {"torch": _torch, "numpy": _numpy, "jax": _jax, "keras": _keras, "mlx": _mlx,
-             "paddle": _paddle, "tf_keras": _tf_keras}
+             "paddle": _paddle, "tf_keras": _tf_keras, "tinygrad": _tinygrad}

@@ -11,6 +11,9 @@ linen    ``fn(**kwargs) -> (module, *example_inputs)``  ``module.init(PRNGKey(se
 mlx      ``fn(**kwargs) -> mlx.nn.Module``              ``mx.random.seed``
 paddle   ``fn(**kwargs) -> paddle.nn.Layer``            ``paddle.seed`` (Paddle's global
                                                         generators; 6 us a call)
+tinygrad ``fn(**kwargs) -> object`` holding tinygrad    ``Tensor.manual_seed``, tensors
+         tensors: a layer, or attributes, lists and     made on the CPU device
+         dicts of layers and tensors                    (``DEV=CPU``), then realized
 arrays   ``fn(seed, **kwargs) -> Mapping[str, array]``  the seed it is given
 tf_keras ``fn(**kwargs) -> tf_keras.Model or Layer``,   ``tf_keras.utils.set_random_seed``
          already built
@@ -18,8 +21,8 @@ tf_keras ``fn(**kwargs) -> tf_keras.Model or Layer``,   ``tf_keras.utils.set_ran
 
 Catalog names: ``transformers:<ModelClass>`` (:mod:`verify.audit.hf`) and the layers of
 the registry, ``torch:nn.MultiheadAttention``, ``keras:layers.Dense``, ``nnx:Linear``,
-``linen:Dense``, ``mlx:nn.Linear``, ``paddle:nn.Linear``, ``tf_keras:layers.Dense``, with
-``--kwargs`` as the
+``linen:Dense``, ``mlx:nn.Linear``, ``paddle:nn.Linear``, ``tinygrad:nn.Linear``,
+``tf_keras:layers.Dense``, with ``--kwargs`` as the
 constructor's arguments.
 """
 
@@ -37,9 +40,11 @@ import numpy as np
 
 from verify.adapters import require, seed32
 
-BUILDER_APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "arrays", "tf_keras")
+BUILDER_APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "tinygrad", "arrays",
+                "tf_keras")
 LAYER_PREFIXES = {"torch": "torch", "keras": "keras", "nnx": "nnx", "linen": "linen",
-                  "mlx": "mlx", "paddle": "paddle", "tf_keras": "tf_keras"}
+                  "mlx": "mlx", "paddle": "paddle", "tinygrad": "tinygrad",
+                  "tf_keras": "tf_keras"}
 MAX_PARAMETERS = 50_000_000
 """The cap on the entries of one build (all tensors): larger models take minutes per
 build and gigabytes per pooled sample. Audit them at a smaller config."""
@@ -158,6 +163,15 @@ def seeded(api: str, function: Callable, kwargs: Mapping[str, Any]) -> Callable[
         def make(seed: int):
             paddle.seed(seed % 2**63)
             return function(**kwargs)
+    elif api == "tinygrad":
+        from verify.adapters.tinygrad import on_cpu, realize, require_tinygrad
+
+        tinygrad = require_tinygrad()
+
+        def make(seed: int):
+            with on_cpu():
+                tinygrad.Tensor.manual_seed(seed32(seed))
+                return realize(function(**kwargs))
     elif api == "arrays":
         def make(seed: int):
             return function(seed, **kwargs)
@@ -209,6 +223,14 @@ def check_model(api: str, model: Any, target: str) -> None:
             raise BuildError(f"the builder {target} returned a Keras {type(model).__name__} "
                              "that is not built: build it (call it on an input, or "
                              "model.build(shape)) before returning it")
+    elif api == "tinygrad":
+        from tinygrad import Tensor
+        from tinygrad.nn.state import get_state_dict
+
+        if isinstance(model, Tensor) or not get_state_dict(model):
+            raise BuildError(f"the builder {target} returned a {type(model).__name__} that "
+                             "holds no tinygrad Tensor (--api tinygrad): return the layer "
+                             "or the object whose attributes hold the model's tensors")
     elif api == "arrays":
         if not isinstance(model, Mapping):
             raise BuildError(f"the builder {target} returned a {type(model).__name__}, not a "

@@ -31,7 +31,8 @@ Module per api: :mod:`~verify.layers.torch_layers`, :mod:`~verify.layers.keras_l
 :mod:`~verify.layers.tf_keras_layers` (TensorFlow's Keras 2, with Keras 3's handlers),
 :mod:`~verify.layers.nnx_layers` and :mod:`~verify.layers.linen_layers` (handlers in
 :mod:`~verify.layers.flax_common`), :mod:`~verify.layers.mlx_layers`,
-:mod:`~verify.layers.paddle_layers`, :mod:`~verify.layers.arrays`. Importing this package
+:mod:`~verify.layers.paddle_layers`, :mod:`~verify.layers.tinygrad_layers`,
+:mod:`~verify.layers.tf_keras_layers`, :mod:`~verify.layers.arrays`. Importing this package
 imports none of the frameworks.
 """
 
@@ -49,6 +50,7 @@ from verify.layers import (
     nnx_layers,
     paddle_layers,
     tf_keras_layers,
+    tinygrad_layers,
     torch_layers,
 )
 from verify.layers.common import Handler, Site
@@ -57,14 +59,16 @@ from verify.layers.records import Param, Role, same_law
 __all__ = ["APIS", "LAYERS", "Param", "Role", "Site", "build_layer", "lookup", "registered",
            "same_law", "walk"]
 
-APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "arrays", "tf_keras")
+APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "tinygrad", "arrays", "tf_keras")
 
 _MODULES: dict[str, ModuleType] = {"torch": torch_layers, "keras": keras_layers,
                                    "nnx": nnx_layers, "linen": linen_layers,
-                                   "mlx": mlx_layers, "paddle": paddle_layers, "arrays": arrays,
+                                   "mlx": mlx_layers, "paddle": paddle_layers,
+                                   "tinygrad": tinygrad_layers, "arrays": arrays,
                                    "tf_keras": tf_keras_layers}
 _FRAMEWORKS = {"torch": "torch", "keras": "keras", "nnx": "flax", "linen": "flax",
-               "mlx": "mlx", "paddle": "paddle", "arrays": "numpy", "tf_keras": "tf_keras"}
+               "mlx": "mlx", "paddle": "paddle", "tinygrad": "tinygrad", "arrays": "numpy",
+               "tf_keras": "tf_keras"}
 
 LAYERS: dict[str, Mapping[str, Handler]] = {api: module.HANDLERS
                                             for api, module in _MODULES.items()}
@@ -140,6 +144,9 @@ def walk(api: str, model: object) -> list[Param]:
       layer types come from one traced call, without them from the module's ``setup``
       attributes and its children's automatic names (``Dense_0``);
     * ``mlx``: an ``mlx.nn.Module``; running statistics are buffers;
+    * ``tinygrad``: any object holding tinygrad layers or tensors (attributes, lists,
+      dicts), as ``tinygrad.nn.state.get_state_dict`` lists them; tensors marked
+      ``is_param_(False)`` (running statistics) are buffers;
     * ``paddle``: a ``paddle.nn.Layer``; parameters and buffers, a tensor with all its names
       (the recurrent layers list their cells' tensors twice); parameters that are not
       trainable (running statistics) are buffers;
@@ -162,6 +169,8 @@ def build_layer(api: str, name: str, kwargs: dict) -> object:
     * ``keras``: the layer, built: ``kwargs["input_shape"]`` (a shape, or a list of shapes
       for ``MultiHeadAttention``: query, value[, key]) with a batch axis, or a default
       per layer type (:data:`verify.layers.keras_layers.DEFAULT_INPUT_SHAPES`);
+    * ``tinygrad``: the layer, built on the CPU device (``nn.Conv1d`` and
+      ``nn.ConvTranspose1d``, functions, return a ``Conv2d`` / ``ConvTranspose2d``);
     * ``nnx``: a function ``fn(rngs)`` that builds the module;
     * ``linen``: ``(module, *example_inputs)``, the inputs from ``kwargs["input_shape"]``
       or a default per layer type;

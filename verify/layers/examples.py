@@ -18,7 +18,8 @@ import copy
 import importlib.util
 
 PREFIXES = {"torch": "torch.", "keras": "keras.", "nnx": "flax.nnx.", "linen": "flax.linen.",
-            "mlx": "mlx.", "paddle": "paddle.", "tf_keras": "tf_keras."}
+            "mlx": "mlx.", "paddle": "paddle.", "tf_keras": "tf_keras.",
+            "tinygrad": "tinygrad."}
 """What a registered name (``torch.nn.Linear``) has before its catalog name (``nn.Linear``)."""
 
 NEEDS = {("torch", "transformers.pytorch_utils.Conv1D"): "transformers"}
@@ -331,9 +332,32 @@ def _paddle() -> dict[str, dict]:
     return examples
 
 
+def _tinygrad() -> dict[str, dict]:
+    return {
+        "nn.Linear": {"in_features": 300, "out_features": 70},
+        "nn.Conv1d": {"in_channels": 60, "out_channels": 120, "kernel_size": 5, "stride": 2,
+                      "groups": 3},
+        "nn.Conv2d": {"in_channels": 32, "out_channels": 64, "kernel_size": 3, "stride": 2,
+                      "groups": 4},
+        "nn.ConvTranspose1d": {"in_channels": 40, "out_channels": 60, "kernel_size": 4,
+                               "stride": 2, "groups": 2},
+        "nn.ConvTranspose2d": {"in_channels": 16, "out_channels": 48, "kernel_size": 3,
+                               "stride": 3},
+        "nn.Embedding": {"vocab_size": 1000, "embed_size": 32},
+        "nn.LSTMCell": {"input_size": 20, "hidden_size": 50},
+        "nn.BatchNorm": {"sz": 16},
+        "nn.GroupNorm": {"num_groups": 4, "num_channels": 16},
+        "nn.InstanceNorm": {"num_features": 16},
+        "nn.LayerNorm": {"normalized_shape": 16},
+        "nn.LayerNorm2d": {"normalized_shape": 16},
+        "nn.RMSNorm": {"dim": 16},
+    }
+
+
 EXAMPLES: dict[str, dict[str, dict]] = {"torch": _torch(), "keras": _keras(),
                                         "nnx": _nnx(), "linen": _linen(), "mlx": _mlx(),
-                                        "paddle": _paddle(), "tf_keras": _tf_keras()}
+                                        "paddle": _paddle(), "tf_keras": _tf_keras(),
+                                        "tinygrad": _tinygrad()}
 """api -> catalog name -> constructor arguments (JSON)."""
 
 
