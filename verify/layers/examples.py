@@ -56,6 +56,7 @@ def _torch() -> dict[str, dict]:
         "nn.MultiheadAttention": {"embed_dim": 64, "num_heads": 4, "kdim": 32, "vdim": 48,
                                   "add_bias_kv": True},
         "nn.RNN": {"input_size": 20, "hidden_size": 50, "num_layers": 2},
+        "nn.RNNBase": {"mode": "LSTM", "input_size": 20, "hidden_size": 50, "num_layers": 2},
         "nn.LSTM": {"input_size": 20, "hidden_size": 50, "proj_size": 10,
                     "bidirectional": True},
         "nn.GRU": {"input_size": 30, "hidden_size": 40, "num_layers": 2, "bidirectional": True},
@@ -79,6 +80,13 @@ def _torch() -> dict[str, dict]:
                                   "num_layers": 2},
         "nn.Transformer": {"d_model": 32, "nhead": 4, "num_encoder_layers": 1,
                            "num_decoder_layers": 1, "dim_feedforward": 64, "batch_first": True},
+        # head (102, 64); the clusters' projections 64 -> 16 -> 300 and 64 -> 4 -> 600
+        "nn.AdaptiveLogSoftmaxWithLoss": {"in_features": 64, "n_classes": 1000,
+                                          "cutoffs": [100, 400], "div_value": 4.0,
+                                          "head_bias": True},
+        # linear (100 * 3, 64): a K-dimensional loss's logits
+        "nn.LinearCrossEntropyLoss": {"in_features": 64, "num_classes": 100,
+                                      "out_features": [3], "bias": True},
     }
     for rank in (1, 2, 3):
         examples[f"nn.BatchNorm{rank}d"] = {"num_features": 8}
