@@ -251,6 +251,11 @@ def _mlx() -> dict[str, dict]:
     transformer = {"dims": 32, "num_heads": 4, "mlp_dims": 64}
     return {
         "nn.Linear": {"input_dims": 300, "output_dims": 70},
+        # shards of a 300 -> 70 map (a group of one member unless MLX runs distributed)
+        "nn.AllToShardedLinear": {"input_dims": 300, "output_dims": 70},
+        "nn.ShardedToAllLinear": {"input_dims": 300, "output_dims": 70},
+        # float while training; 320 inputs: whole quantization groups for eval()
+        "nn.QQLinear": {"input_dims": 320, "output_dims": 70},
         "nn.Bilinear": {"input1_dims": 20, "input2_dims": 30, "output_dims": 40},
         "nn.Conv1d": {"in_channels": 60, "out_channels": 120, "kernel_size": 5, "stride": 2,
                       "groups": 3},
