@@ -338,10 +338,17 @@ def nested_layers(kwargs: Mapping, construct: Callable[[str, dict], object]) -> 
     """``kwargs`` with each layer argument written ``{"layer": NAME, "kwargs": {...}}`` (the
     cell of a recurrent layer, the layer a ``Bidirectional`` wraps, the encoder layer of a
     ``TransformerEncoder``) replaced by ``construct(NAME, its kwargs)``, innermost first: so
-    the arguments of a composite layer stay JSON, and its replay line works."""
-    return {key: construct(str(value["layer"]), nested_layers(value.get("kwargs", {}),
-                                                              construct))
-            if is_nested_layer(value) else value for key, value in kwargs.items()}
+    the arguments of a composite layer stay JSON, and its replay line works. A list of
+    layer arguments (the cells of Keras's ``StackedRNNCells``) is a list of layers."""
+    def built(value: object) -> object:
+        if is_nested_layer(value):
+            return construct(str(value["layer"]), nested_layers(value.get("kwargs", {}),
+                                                                construct))
+        if isinstance(value, list) and value and all(map(is_nested_layer, value)):
+            return [built(item) for item in value]
+        return value
+
+    return {key: built(value) for key, value in kwargs.items()}
 
 
 def to_numpy(value: object) -> tuple[np.ndarray, str]:

@@ -144,6 +144,31 @@ def _keras() -> dict[str, dict]:
         # query (2, 10, 64), value (2, 10, 32): kernels (64, 4, 16), (32, 4, 16), (4, 16, 64)
         "layers.MultiHeadAttention": {"num_heads": 4, "key_dim": 16,
                                       "input_shape": [[2, 10, 64], [2, 10, 32]]},
+        # query kernel (16, 4, 8), key and value kernels (12, 2, 8): two key/value heads
+        "layers.GroupQueryAttention": {"head_dim": 8, "num_query_heads": 4,
+                                       "num_key_value_heads": 2,
+                                       "input_shape": [[2, 5, 16], [2, 5, 12]]},
+        # (batch, time, *space, channels); gates stacked on the kernels' last axis
+        "layers.ConvLSTM1D": {"filters": 6, "kernel_size": 3, "input_shape": [2, 3, 16, 4]},
+        "layers.ConvLSTM2D": {"filters": 6, "kernel_size": 3, "strides": 2,
+                              "input_shape": [2, 3, 8, 8, 4]},
+        "layers.ConvLSTM3D": {"filters": 4, "kernel_size": 2, "input_shape": [2, 2, 4, 4, 4, 3]},
+        "layers.ReversibleEmbedding": {"input_dim": 1000, "output_dim": 32,
+                                       "tie_weights": False, "input_shape": [2, 5]},
+        "layers.Attention": {"use_scale": True, "score_mode": "concat",
+                             "input_shape": [[2, 5, 16], [2, 5, 16]]},
+        "layers.AdditiveAttention": {"input_shape": [[2, 5, 16], [2, 5, 16]]},
+        "layers.Normalization": {"input_shape": [2, 16]},
+        "layers.SpectralNormalization": {"layer": {"layer": "layers.Dense",
+                                                   "kwargs": {"units": 70}},
+                                         "input_shape": [2, 300]},
+        "layers.TimeDistributed": {"layer": {"layer": "layers.Dense", "kwargs": {"units": 70}},
+                                   "input_shape": [2, 5, 300]},
+        "layers.StackedRNNCells": {"cells": [{"layer": "layers.LSTMCell",
+                                              "kwargs": {"units": 24}},
+                                             {"layer": "layers.GRUCell",
+                                              "kwargs": {"units": 16}}],
+                                   "input_shape": [2, 12]},
     }
 
 

@@ -10,6 +10,7 @@ random-number state (``nnx.RngState``).
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 
 from verify.layers import flax_common as fc
 from verify.layers.common import (
@@ -97,18 +98,47 @@ def _variables(model: object) -> dict[int, tuple[object, list[tuple]]]:
     found: dict[int, tuple[object, list[tuple]]] = {}
 
     def visit(node: object, path: tuple, chain: tuple) -> None:
-        for key, child in nnx.graph.iter_children(node):
-            if isinstance(child, nnx.Variable):
-                if not isinstance(child, nnx.RngState):
-                    found.setdefault(id(child), (child, []))[1].append(
-                        ((*path, key), (*chain, node)))
-            elif any(child is ancestor for ancestor in (*chain, node)):
-                continue  # a reference back up the graph
-            elif nnx.graph.is_graph_node(child):
-                visit(child, (*path, key), (*chain, node))
+        children = dict(nnx.graph.iter_children(node))
+        for key, child in children.items():
+            reach(child, (*path, key), (*chain, node))
+        for key in _container_attributes(node, children):
+            reach(getattr(node, key), (*path, key), (*chain, node))
+
+    def reach(value: object, path: tuple, chain: tuple) -> None:
+        """``value`` at ``path``; ``chain`` holds the node (or container) of each key."""
+        if isinstance(value, nnx.Variable) or _is_array(value):
+            if not isinstance(value, nnx.RngState):
+                found.setdefault(id(value), (value, []))[1].append((path, chain))
+        elif any(value is ancestor for ancestor in chain):
+            return  # a reference back up the graph
+        elif nnx.graph.is_graph_node(value):
+            visit(value, path, chain)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                reach(item, (*path, key), (*chain, value))
+        elif isinstance(value, list | tuple):
+            for index, item in enumerate(value):
+                reach(item, (*path, index), (*chain, value))
 
     visit(model, (), ())
     return found
+
+
+def _is_array(value: object) -> bool:
+    return hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value, type)
+
+
+def _container_attributes(node: object, children: dict) -> list[str]:
+    """A module's data attributes that ``iter_children`` does not list: plain dicts, lists
+    and arrays (``SpectralNorm``'s ``batch_stats``, ``WeightNorm``'s ``scales``), which
+    ``nnx.state`` does list. Read from Flax's record of data attributes, where it keeps
+    one."""
+    marked = getattr(node, "_pytree__nodes", None)
+    if not isinstance(marked, Mapping):
+        return []
+    return [key for key, is_data in marked.items()
+            if is_data and isinstance(key, str) and not key.startswith("_pytree__")
+            and key not in children]
 
 
 def walk(model: object) -> list[Param]:
@@ -125,7 +155,10 @@ def walk(model: object) -> list[Param]:
         local = ".".join(str(part) for part in path[owner_index:])
         parents = tuple(node for node in chain[:owner_index] if isinstance(node, nnx.Module))
         attribute = str(path[owner_index - 1]) if owner_index else ""
-        value = variable.get_value() if hasattr(variable, "get_value") else variable.value
+        if _is_array(variable):  # a plain array held as data: not an nnx.Param
+            value = variable
+        else:
+            value = variable.get_value() if hasattr(variable, "get_value") else variable.value
         if not hasattr(value, "shape"):
             continue
         array, dtype = to_numpy(value)
