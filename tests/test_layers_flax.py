@@ -82,6 +82,29 @@ NNX_CASES = {
         "dense_h.kernel": ("recurrent.recurrent_kernel", (50, 50), False)}),
     "flax.nnx.RNN": (lambda: nnx.RNN(nnx.LSTMCell(20, 50, rngs=rngs())), {
         "cell.ii.kernel": ("recurrent.kernel", (20, 50), False)}),
+    # issue 17: layers the introspection test found
+    "flax.nnx.Bidirectional": (lambda: nnx.Bidirectional(
+        nnx.RNN(nnx.GRUCell(30, 40, rngs=rngs())), nnx.RNN(nnx.GRUCell(30, 40, rngs=rngs())),
+        rngs=rngs()), {
+        "forward_rnn.cell.dense_i.kernel": ("recurrent.kernel", (30, 40), True),
+        "backward_rnn.cell.dense_i.kernel": ("recurrent.kernel", (30, 40), True)}),
+    "flax.nnx.PReLU": (lambda: nnx.PReLU(), {
+        "negative_slope": ("prelu.negative_slope", None, False)}),
+    # x @ lora_a @ lora_b: a 300 -> 8 map, then 8 -> 70
+    "flax.nnx.LoRA": (lambda: nnx.LoRA(300, 8, 70, rngs=rngs()), {
+        "lora_a": ("lora.a", (300, 8), False), "lora_b": ("lora.b", (8, 70), False)}),
+    "flax.nnx.LoRALinear": (lambda: nnx.LoRALinear(300, 70, lora_rank=8, rngs=rngs()), {
+        "kernel": ("linear.kernel", (300, 70), False),
+        "lora.lora_a": ("lora.a", (300, 8), False)}),
+    "flax.nnx.SpectralNorm": (lambda: nnx.SpectralNorm(nnx.Linear(300, 70, rngs=rngs()),
+                                                       rngs=rngs()), {
+        "layer_instance.kernel": ("linear.kernel", (300, 70), False),
+        "batch_stats.('kernel', 'u')": ("spectral_norm.u", None, False),
+        "batch_stats.('kernel', 'sigma')": ("spectral_norm.sigma", None, False)}),
+    "flax.nnx.WeightNorm": (lambda: nnx.WeightNorm(nnx.Linear(300, 70, rngs=rngs()),
+                                                   rngs=rngs()), {
+        "layer_instance.kernel": ("linear.kernel", (300, 70), False),
+        "scales.('kernel',)": ("weight_norm.scale", None, False)}),
 }
 
 
@@ -161,8 +184,10 @@ def test_every_registered_flax_type_has_a_case():
 def test_nnx_layer(name):
     module, params = nnx_case(name)
     listing = nnx.to_flat_state(nnx.state(module, nnx.Not(nnx.RngState)))
-    assert {p.name: p.shape for p in params} == {
-        ".".join(map(str, path)): tuple(variable.get_value().shape) for path, variable in listing}
+    assert {p.name: p.shape for p in params} == {  # WeightNorm's scales are plain arrays
+        ".".join(map(str, path)): tuple(variable.get_value().shape
+                                        if hasattr(variable, "get_value") else variable.shape)
+        for path, variable in listing}
     named = by_name(params)
     for path, (role, fans, mismatch) in NNX_CASES[name][1].items():
         assert_fans(named[path], fans, role=role, mismatch=mismatch)

@@ -235,6 +235,19 @@ def _nnx() -> dict[str, dict]:
         "SimpleCell": {"in_features": 20, "hidden_features": 50},
         "RNN": {"cell": {"layer": "LSTMCell", "kwargs": {"in_features": 20,
                                                          "hidden_features": 50}}},
+        "Bidirectional": {"forward_rnn": {"layer": "RNN", "kwargs": {"cell": {
+            "layer": "GRUCell", "kwargs": {"in_features": 30, "hidden_features": 40}}}},
+                          "backward_rnn": {"layer": "RNN", "kwargs": {"cell": {
+                              "layer": "GRUCell", "kwargs": {"in_features": 30,
+                                                             "hidden_features": 40}}}}},
+        "PReLU": {},
+        # lora_a (300, 8): he_uniform with fan_in 300; lora_b (8, 70) zeros
+        "LoRA": {"in_features": 300, "lora_rank": 8, "out_features": 70},
+        "LoRALinear": {"in_features": 300, "out_features": 70, "lora_rank": 8},
+        "SpectralNorm": {"layer_instance": {"layer": "Linear", "kwargs": {
+            "in_features": 300, "out_features": 70}}},
+        "WeightNorm": {"layer_instance": {"layer": "Linear", "kwargs": {
+            "in_features": 300, "out_features": 70}}},
     }
 
 
