@@ -269,8 +269,8 @@ def test_classes_listed_without_weights_have_none(api):
                       stacklevel=1)
     assert not with_tensors, (
         f"{api}: listed in WITHOUT_WEIGHTS, but built with tensors: {with_tensors}")
-    assert len(unbuilt) < len(found.without_weights) / 2, (
-        f"{api}: most of WITHOUT_WEIGHTS could not be built: {unbuilt}")
+    assert not found.without_weights or len(unbuilt) < len(found.without_weights), (
+        f"{api}: none of WITHOUT_WEIGHTS could be built: {unbuilt}")
 
 
 def summary(api: str) -> str:

@@ -281,6 +281,19 @@ def _linen() -> dict[str, dict]:
         "recurrent.DenseParams": {"features": 70, "input_shape": [2, 300]},
         "RNN": {"cell": {"layer": "LSTMCell", "kwargs": {"features": 50}},
                 "input_shape": [2, 5, 20]},
+        "Bidirectional": {"forward_rnn": {"layer": "RNN", "kwargs": {
+            "cell": {"layer": "GRUCell", "kwargs": {"features": 40}}}},
+                          "backward_rnn": {"layer": "RNN", "kwargs": {
+                              "cell": {"layer": "GRUCell", "kwargs": {"features": 40}}}},
+                          "input_shape": [2, 5, 30]},
+        "SelfAttention": dict(attention),
+        # 4 x 4 output positions, each with its own (3 * 3 * 4, 6) kernel
+        "ConvLocal": {"features": 6, "kernel_size": [3, 3], "strides": 2,
+                      "input_shape": [1, 8, 8, 4]},
+        "ConvLSTMCell": {"features": 6, "kernel_size": [3, 3], "input_shape": [2, 5, 5, 4]},
+        "PReLU": {"input_shape": [2, 8]},
+        "WeightNorm": {"layer_instance": {"layer": "Dense", "kwargs": {"features": 70}},
+                       "input_shape": [2, 300]},
     }
 
 
