@@ -13,6 +13,7 @@ the framework's module or layer base. Each must be
 * listed in ``NOT_COVERED`` with the reason a class with weights has no handler.
 
 A class it cannot build is reported as unverified (a warning naming it), not failed.
+``python -m tests.test_layer_introspection`` prints the counts per api.
 """
 
 from __future__ import annotations
@@ -160,8 +161,8 @@ def _first_built(cls: type, make: Callable[[list], object]) -> object:
 @contextlib.contextmanager
 def _without_tensorflow() -> Iterator[None]:
     """Keras's preprocessing layers import TensorFlow lazily; importing it here would
-    break a later ``import paddle`` in the same process (see HELPERS: TensorFlow, then
-    Paddle, crashes). A layer that needs it stays unverified."""
+    break a later ``import paddle`` in the same process (TensorFlow, then Paddle, crashes
+    at import). A layer that needs it stays unverified."""
     if "tensorflow" in sys.modules:
         yield
         return
