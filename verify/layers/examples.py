@@ -172,8 +172,10 @@ def _keras() -> dict[str, dict]:
     }
 
 
-KERAS_3_ONLY = ("layers.RMSNormalization",)
-"""Keras 3 layers that tf_keras does not have."""
+KERAS_3_ONLY = ("layers.RMSNormalization", "layers.GroupQueryAttention",
+                "layers.ReversibleEmbedding", "layers.SpectralNormalization")
+"""Keras 3 layers that tf_keras does not have (or, SpectralNormalization, does not
+register)."""
 
 
 def _tf_keras() -> dict[str, dict]:
