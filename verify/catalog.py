@@ -33,6 +33,8 @@ LIBRARIES: dict[str, str] = {
     "keras": "verify.adapters.keras",
     "mlx": "verify.adapters.mlx",
     "sklearn": "verify.adapters.sklearn",
+    "equinox": "verify.adapters.equinox",
+    "haiku": "verify.adapters.haiku",
 }
 
 
