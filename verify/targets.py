@@ -4,16 +4,27 @@
 ``package.module:attribute``, a user's own initializer called through one of the
 APIs below (``--api``):
 
-=====  ======================================================  =======
-api    calling convention                                      layout
-=====  ======================================================  =======
-torch  ``fn(tensor, **kwargs)`` fills a ``torch.Tensor``        oihw
-numpy  ``fn(shape, rng, **kwargs)`` returns an array            oihw
-jax    ``fn(key, shape, dtype, **kwargs)`` (``fn(**kwargs)``    hwio
-       first if ``fn`` is a factory such as ``he_normal``)
-keras  an initializer class or object: ``obj(shape, dtype)``    hwio
-mlx    ``fn(**kwargs)`` returns ``init(array)``                 ohwi
-=====  ======================================================  =======
+=======  ======================================================  =======
+api      calling convention                                      layout
+=======  ======================================================  =======
+torch    ``fn(tensor, **kwargs)`` fills a ``torch.Tensor``        oihw
+numpy    ``fn(shape, rng, **kwargs)`` returns an array            oihw
+jax      ``fn(key, shape, dtype, **kwargs)`` (``fn(**kwargs)``    hwio
+         first if ``fn`` is a factory such as ``he_normal``)
+keras    an initializer class or object: ``obj(shape, dtype)``    hwio
+mlx      ``fn(**kwargs)`` returns ``init(array)``                 ohwi
+equinox  ``fn(weight, key, **kwargs)`` returns the new weight     oihw
+         (Equinox's documented pattern, then ``eqx.tree_at``)
+haiku    an initializer class or object: ``obj(shape, dtype)``,   hwio
+         called inside ``hk.transform`` (``hk.next_rng_key()``)
+=======  ======================================================  =======
+
+Equinox's pattern is the one its docs give for custom initialisation
+(https://docs.kidger.site/equinox/tricks/#custom-parameter-initialisation:
+``init_fn(weight, key)``, the weight ``(out, in)`` as Equinox stores it); the wrapper
+passes ``jnp.zeros(shape, float32)`` and ``jax.random.key(seed32(seed))``. A Haiku
+initializer is drawn in ``hk.transform(lambda: init(shape, float32)).apply({},
+jax.random.key(seed32(seed)))``; a class is constructed with ``**kwargs`` first.
 """
 
 from __future__ import annotations
@@ -28,7 +39,7 @@ from verify.adapters import ContractError, Target, require, seed32
 from verify.fans import Layout
 
 APIS: dict[str, Layout] = {"torch": "oihw", "numpy": "oihw", "jax": "hwio", "keras": "hwio",
-                           "mlx": "ohwi"}
+                           "mlx": "ohwi", "equinox": "oihw", "haiku": "hwio"}
 
 
 class TargetNotFound(ValueError):
@@ -137,4 +148,34 @@ def _mlx(function, kwargs: dict):
     return sample
 
 
-_WRAPPERS = {"torch": _torch, "numpy": _numpy, "jax": _jax, "keras": _keras, "mlx": _mlx}
+def _equinox(function, kwargs: dict):
+    jax = require("jax")
+    jnp = require("jax.numpy", "jax")
+    key = jax.jit(jax.random.key)  # as _jax: the same key, without the eager cost
+
+    def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
+        weight = jnp.zeros(tuple(shape), jnp.float32)
+        return np.asarray(function(weight, key(np.uint32(seed32(seed))), **kwargs))
+
+    return sample
+
+
+def _haiku(function, kwargs: dict):
+    jax = require("jax")
+    hk = require("haiku", "haiku")
+    initializer = function(**kwargs) if inspect.isclass(function) else function
+    if kwargs and initializer is function:
+        raise ContractError("api", "--kwargs construct a haiku initializer class; "
+                                   f"{getattr(function, '__name__', function)} is not a class")
+    key = jax.jit(jax.random.key)
+
+    def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
+        shape = tuple(int(d) for d in shape)
+        draw = hk.transform(lambda: initializer(shape, jax.numpy.float32))
+        return np.asarray(draw.apply({}, key(np.uint32(seed32(seed)))))
+
+    return sample
+
+
+_WRAPPERS = {"torch": _torch, "numpy": _numpy, "jax": _jax, "keras": _keras, "mlx": _mlx,
+             "equinox": _equinox, "haiku": _haiku}
