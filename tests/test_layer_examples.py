@@ -14,7 +14,7 @@ from verify import layers
 from verify.layers.examples import EXAMPLES, layer_targets, registered_name
 
 FRAMEWORKS = {"torch": "torch", "keras": "keras", "nnx": "flax", "linen": "flax",
-              "mlx": "mlx"}
+              "mlx": "mlx", "equinox": "equinox", "haiku": "haiku"}
 INSTALLED = [api for api, package in FRAMEWORKS.items()
              if importlib.util.find_spec(package) is not None]
 CASES = [(api, name) for api in INSTALLED for name in sorted(EXAMPLES[api])]
@@ -55,6 +55,17 @@ def _built(api: str, name: str) -> list[layers.Param]:
 
         module, *inputs = built
         built = (module, module.init(jax.random.key(0), *inputs), *inputs)
+    elif api == "equinox":
+        import jax
+
+        built = built(jax.random.key(0))
+    elif api == "haiku":
+        import haiku as hk
+        import jax
+
+        forward, *inputs = built
+        params, state = hk.transform_with_state(forward).init(jax.random.key(0), *inputs)
+        built = (forward, params, state, *inputs)
     return layers.walk(api, built)
 
 

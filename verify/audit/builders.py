@@ -1,20 +1,31 @@
 """Model builders: resolve an audit ``TARGET`` and build it, seeded, under a time limit.
 
-====== ============================================== ==================================
-api    builder                                        seeding before each build
-====== ============================================== ==================================
-torch  ``fn(**kwargs) -> torch.nn.Module``            the default CPU generator
-keras  ``fn(**kwargs) -> keras.Model or Layer``,      ``keras.utils.set_random_seed``
-       already built
-nnx    ``fn(rngs, **kwargs) -> flax.nnx.Module``      the ``nnx.Rngs(seed)`` it is given
-linen  ``fn(**kwargs) -> (module, *example_inputs)``  ``module.init(PRNGKey(seed), ...)``
-mlx    ``fn(**kwargs) -> mlx.nn.Module``              ``mx.random.seed``
-arrays ``fn(seed, **kwargs) -> Mapping[str, array]``  the seed it is given
-====== ============================================== ==================================
+======= ============================================== ==================================
+api     builder                                        seeding before each build
+======= ============================================== ==================================
+torch   ``fn(**kwargs) -> torch.nn.Module``            the default CPU generator
+keras   ``fn(**kwargs) -> keras.Model or Layer``,      ``keras.utils.set_random_seed``
+        already built
+nnx     ``fn(rngs, **kwargs) -> flax.nnx.Module``      the ``nnx.Rngs(seed)`` it is given
+linen   ``fn(**kwargs) -> (module, *example_inputs)``  ``module.init(PRNGKey(seed), ...)``
+mlx     ``fn(**kwargs) -> mlx.nn.Module``              ``mx.random.seed``
+equinox ``fn(key, **kwargs) -> equinox.Module``        the ``jax.random.key(seed)`` it is
+        (or ``(module, state)``)                       given
+haiku   ``fn(**kwargs) -> (forward_fn,                 ``hk.transform_with_state(forward_fn)
+        *example_inputs)``                             .init(jax.random.key(seed), ...)``
+arrays  ``fn(seed, **kwargs) -> Mapping[str, array]``  the seed it is given
+======= ============================================== ==================================
+
+The JAX keys are ``jax.random.key(seed32(seed))``. A Haiku builder returns the function
+to transform, not the transformed pair: the build is ``(forward_fn, params, state,
+*example_inputs)``, and the walker traces one ``apply`` to name each module's layer type.
+``transform_with_state`` draws the same parameters as ``hk.transform`` for the same key,
+and also takes the state of ``BatchNorm`` and the other stateful modules.
 
 Catalog names: ``transformers:<ModelClass>`` (:mod:`verify.audit.hf`) and the layers of
 the registry, ``torch:nn.MultiheadAttention``, ``keras:layers.Dense``, ``nnx:Linear``,
-``linen:Dense``, ``mlx:nn.Linear``, with ``--kwargs`` as the constructor's arguments.
+``linen:Dense``, ``mlx:nn.Linear``, ``equinox:nn.Linear``, ``haiku:Linear``, with
+``--kwargs`` as the constructor's arguments.
 """
 
 from __future__ import annotations
@@ -31,9 +42,9 @@ import numpy as np
 
 from verify.adapters import require, seed32
 
-BUILDER_APIS = ("torch", "keras", "nnx", "linen", "mlx", "arrays")
+BUILDER_APIS = ("torch", "keras", "nnx", "linen", "mlx", "equinox", "haiku", "arrays")
 LAYER_PREFIXES = {"torch": "torch", "keras": "keras", "nnx": "nnx", "linen": "linen",
-                  "mlx": "mlx"}
+                  "mlx": "mlx", "equinox": "equinox", "haiku": "haiku"}
 MAX_PARAMETERS = 50_000_000
 """The cap on the entries of one build (all tensors): larger models take minutes per
 build and gigabytes per pooled sample. Audit them at a smaller config."""
@@ -144,6 +155,26 @@ def seeded(api: str, function: Callable, kwargs: Mapping[str, Any]) -> Callable[
             model = function(**kwargs)
             mx.eval(model.parameters()) if hasattr(model, "parameters") else None
             return model
+    elif api == "equinox":
+        jax = require("jax")
+        require("equinox")
+
+        def make(seed: int):
+            return function(jax.random.key(seed32(seed)), **kwargs)
+    elif api == "haiku":
+        jax = require("jax")
+        hk = require("haiku")
+
+        def make(seed: int):
+            built = function(**kwargs)
+            if not isinstance(built, tuple) or not built or not callable(built[0]):
+                raise BuildError("a haiku builder must return (forward_fn, *example_inputs), "
+                                 f"got a {type(built).__name__}")
+            forward, *inputs = built
+            params, state = hk.transform_with_state(forward).init(
+                jax.random.key(seed32(seed)), *inputs)
+            # the inputs go on to the walker: one traced call names every module's type
+            return forward, params, state, *inputs
     elif api == "arrays":
         def make(seed: int):
             return function(seed, **kwargs)
@@ -170,6 +201,19 @@ def check_model(api: str, model: Any, target: str) -> None:
     """Is ``model`` a model of ``api``? :class:`BuildError` (one line) if not."""
     expected = {"torch": ("torch.nn", "Module"), "keras": ("keras", "Layer"),
                 "nnx": ("flax.nnx", "Module"), "mlx": ("mlx.nn", "Module")}
+    if api == "equinox":
+        equinox = require("equinox")
+        if isinstance(model, tuple) and len(model) == 2 \
+                and isinstance(model[1], equinox.nn.State):
+            model = model[0]
+        if not isinstance(model, equinox.Module):
+            raise BuildError(f"the builder {target} returned a {type(model).__name__}, not an "
+                             "equinox.Module (--api equinox)")
+    elif api == "haiku" and not (isinstance(model, tuple) and len(model) >= 3
+                                 and isinstance(model[1], Mapping)
+                                 and isinstance(model[2], Mapping)):
+        raise BuildError(f"the builder {target} did not give (forward_fn, params, state, "
+                         "*example_inputs) (--api haiku)")
     if api in expected:
         module_name, class_name = expected[api]
         base = getattr(require(module_name, module_name.split(".")[0]), class_name)
@@ -264,6 +308,9 @@ def _layer(framework: str, name: str, kwargs: dict, timeout: float,
     if framework == "nnx":  # the registry gives fn(rngs); nnx builders take rngs first
         def function(rngs, **arguments):
             return layers.build_layer(framework, name, arguments)(rngs)
+    elif framework == "equinox":  # the registry gives fn(key); equinox builders take key
+        def function(key, **arguments):
+            return layers.build_layer(framework, name, arguments)(key)
 
     try:  # a wrong name or wrong arguments are bad usage, found before any audit
         seeded(framework, function, kwargs)(0)

@@ -14,7 +14,7 @@ from verify.cli.schema import document, print_document
 from verify.seeding import DEFAULT_SEED, run_seed
 
 NAME = "audit"
-APIS = ("torch", "keras", "nnx", "linen", "mlx", "arrays")
+APIS = ("torch", "keras", "nnx", "linen", "mlx", "equinox", "haiku", "arrays")
 DTYPES = ("float32", "float64")
 DEFAULT_EXAMPLES = 5
 LIBRARIES = ("torch", "transformers", "jax", "flax", "keras", "mlx")
@@ -132,7 +132,7 @@ def _api_of(target: str) -> str:
 def _libraries(results) -> tuple[str, ...]:
     """The distributions the audited models were built with, besides torch."""
     wanted = {"keras": ("keras", "jax"), "nnx": ("jax", "flax"), "linen": ("jax", "flax"),
-              "mlx": ("mlx",)}
+              "mlx": ("mlx",), "equinox": ("jax", "equinox"), "haiku": ("jax", "dm-haiku")}
     names = [name for r in results for name in wanted.get(r.api, ())]
     if any(r.target.startswith("transformers:") for r in results):
         names.append("transformers")

@@ -30,6 +30,7 @@ Conventions the semantic fans follow (the exact rules are in :mod:`verify.layers
 Module per api: :mod:`~verify.layers.torch_layers`, :mod:`~verify.layers.keras_layers`,
 :mod:`~verify.layers.nnx_layers` and :mod:`~verify.layers.linen_layers` (handlers in
 :mod:`~verify.layers.flax_common`), :mod:`~verify.layers.mlx_layers`,
+:mod:`~verify.layers.equinox_layers`, :mod:`~verify.layers.haiku_layers`,
 :mod:`~verify.layers.arrays`. Importing this package imports none of the frameworks.
 """
 
@@ -39,20 +40,30 @@ import importlib
 from collections.abc import Mapping
 from types import ModuleType
 
-from verify.layers import arrays, keras_layers, linen_layers, mlx_layers, nnx_layers, torch_layers
+from verify.layers import (
+    arrays,
+    equinox_layers,
+    haiku_layers,
+    keras_layers,
+    linen_layers,
+    mlx_layers,
+    nnx_layers,
+    torch_layers,
+)
 from verify.layers.common import Handler, Site
 from verify.layers.records import Param, Role, same_law
 
 __all__ = ["APIS", "LAYERS", "Param", "Role", "Site", "build_layer", "lookup", "registered",
            "same_law", "walk"]
 
-APIS = ("torch", "keras", "nnx", "linen", "mlx", "arrays")
+APIS = ("torch", "keras", "nnx", "linen", "mlx", "equinox", "haiku", "arrays")
 
 _MODULES: dict[str, ModuleType] = {"torch": torch_layers, "keras": keras_layers,
                                    "nnx": nnx_layers, "linen": linen_layers,
-                                   "mlx": mlx_layers, "arrays": arrays}
+                                   "mlx": mlx_layers, "equinox": equinox_layers,
+                                   "haiku": haiku_layers, "arrays": arrays}
 _FRAMEWORKS = {"torch": "torch", "keras": "keras", "nnx": "flax", "linen": "flax",
-               "mlx": "mlx", "arrays": "numpy"}
+               "mlx": "mlx", "equinox": "equinox", "haiku": "haiku", "arrays": "numpy"}
 
 LAYERS: dict[str, Mapping[str, Handler]] = {api: module.HANDLERS
                                             for api, module in _MODULES.items()}
@@ -114,6 +125,12 @@ def walk(api: str, model: object) -> list[Param]:
       layer types come from one traced call, without them from the module's ``setup``
       attributes and its children's automatic names (``Dense_0``);
     * ``mlx``: an ``mlx.nn.Module``; running statistics are buffers;
+    * ``equinox``: an ``equinox.Module``, or ``(module, state)`` from
+      ``eqx.nn.make_with_state``; names are dotted field paths; the values of a
+      ``StateIndex`` are buffers;
+    * ``haiku``: ``(forward_fn, params, state, *example_inputs)`` (the layer types from one
+      traced call) or a bare ``params`` mapping (from the automatic module names); names are
+      ``module_name/param``; state entries are buffers;
     * ``arrays``: a mapping of names to arrays; roles from the names alone.
     """
     return _module(api).walk(model)
@@ -126,6 +143,9 @@ def build_layer(api: str, name: str, kwargs: dict) -> object:
 
     * ``torch``: the module (a lazy one, ``nn.LazyLinear``, called once on zeros of
       ``kwargs["input_shape"]`` so that it has its parameters); ``mlx``: the module;
+    * ``equinox``: a function ``fn(key)`` that builds the module;
+    * ``haiku``: ``(forward_fn, *example_inputs)``, the module built and called inside
+      ``forward_fn`` (:func:`verify.layers.haiku_layers.build`);
     * ``keras``: the layer, built: ``kwargs["input_shape"]`` (a shape, or a list of shapes
       for ``MultiHeadAttention``: query, value[, key]) with a batch axis, or a default
       per layer type (:data:`verify.layers.keras_layers.DEFAULT_INPUT_SHAPES`);

@@ -49,7 +49,7 @@ def _library_versions(libraries: list[str]) -> dict[str, str]:
     from importlib import metadata
 
     distributions = {"torch": "torch", "jax": "jax", "flax": "flax", "keras": "keras",
-                     "mlx": "mlx", "sklearn": "scikit-learn"}
+                     "mlx": "mlx", "sklearn": "scikit-learn", "haiku": "dm-haiku"}
     found = {}
     for library in libraries:
         try:
