@@ -214,9 +214,9 @@ def _constant_or_given(role: str, site: Site, init: object, value: float,
         return Role(role=role, default=constant_law(value, citation, rule), random=False,
                     **fields)
     _, _, law = given_law(init, tuple(site.shape), citation)
-    return Role(role=role, default=law, random=law is None or law.random,
-                note=f"drawn with the initializer the module was given ({type(init).__name__})",
-                **fields)
+    note = f"drawn with the initializer the module was given ({type(init).__name__})"
+    fields["note"] = "; ".join(filter(None, [fields.get("note", ""), note]))
+    return Role(role=role, default=law, random=law is None or law.random, **fields)
 
 
 # --- handlers ------------------------------------------------------------------------
