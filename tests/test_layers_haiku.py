@@ -209,7 +209,7 @@ def test_the_default_is_the_uncorrected_truncated_normal():
     assert param.role.default.high == pytest.approx(2 / math.sqrt(300))
 
 
-def test_a_given_initializer_gives_its_law():
+def test_a_given_initializer_keeps_haikus_default_and_says_so():
     def forward(x):
         return hk.Linear(64, w_init=hk.initializers.VarianceScaling(2.0, "fan_in", "normal"),
                          b_init=hk.initializers.Constant(0.5))(x)
@@ -217,12 +217,19 @@ def test_a_given_initializer_gives_its_law():
     inputs = jnp.ones((1, 200))
     params = hk.transform(forward).init(jax.random.key(3), inputs)
     named = by_name(layers.walk("haiku", (forward, params, {}, inputs)))
-    weight = named["linear/w"]
-    assert weight.role.default.family == "normal"
-    assert weight.role.default.std == pytest.approx(math.sqrt(2 / 200))
-    assert "given" in weight.role.note
-    assert named["linear/b"].role.default.value == 0.5
-    assert assert_defaults_hold(list(named.values())) == 2
+    weight, bias = named["linear/w"], named["linear/b"]
+    assert weight.role.default.family == "truncated_normal"
+    assert weight.role.default.std == pytest.approx(1 / math.sqrt(200))
+    assert "own initializer (VarianceScaling)" in weight.role.note
+    assert bias.role.default.value == 0.0 and "own initializer (Constant)" in bias.role.note
+    # VarianceScaling(2.0, 'fan_in', 'normal') has std sqrt(2 / 200): not the default's
+    assert_not_law(weight.role.default, weight.array, weight.name)
+
+
+def test_attention_kernels_have_no_default():
+    named = by_name(layers.walk("haiku", built("MultiHeadAttention")))
+    query = named["multi_head_attention/query/w"]
+    assert query.role.default is None and "no default w_init" in query.role.note
 
 
 def test_build_layer_haiku():

@@ -11,10 +11,10 @@ Biases, offsets and statistics are zeros, scales ones. Only ``hk.Linear`` docume
 scale of its default; the convolutions document "truncated normal" without one (their
 ``doc_note`` says so).
 
-A layer built with its own ``w_init`` / ``b_init`` (``MultiHeadAttention`` has no default
-and passes the one it is given to its ``Linear`` children) gets that initializer's law
-when it is one of ``haiku.initializers`` with scalar arguments (``VarianceScaling`` with
-Haiku's own fans, :func:`haiku_fans`), else no law.
+A tensor's default is Haiku's default even where the module was built with its own
+``w_init`` / ``b_init`` (its role's note says so): the audit then measures it as the
+model's own scheme, as for the other frameworks. ``MultiHeadAttention`` has no default
+(``w_init`` must be given), so the kernels of its ``Linear`` children have none either.
 
 Layouts (``hwio``): ``Linear.w`` ``(in, out)``, ``ConvND.w`` ``(*k, in / groups, out)``,
 ``ConvNDTranspose.w`` ``(*k, out, in)``, ``DepthwiseConvND.w`` ``(*k, 1, multiplier *
@@ -37,8 +37,6 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 
-import numpy as np
-
 from verify.laws import TensorLaw
 from verify.layers.common import (
     Fans,
@@ -55,7 +53,6 @@ from verify.layers.common import (
     normal_law,
     qualified_name,
     to_numpy,
-    uniform_law,
     unknown_role,
     variance_scaling,
 )
@@ -134,89 +131,53 @@ def truncated_fan_in(citation: str, rule: str) -> LawOf:
     return law_of
 
 
-def _scalar(value: object) -> float | None:
-    try:
-        array = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    return float(array) if array.ndim == 0 else None
+def variance_scaling_of(init: object, shape: tuple[int, ...],
+                        citation: str) -> tuple[LawOf, Fans]:
+    """The law of an ``hk.initializers.VarianceScaling`` object as a function of the fans,
+    and the fans Haiku reads from ``shape`` for it."""
+    rule = (f"VarianceScaling({init.scale}, {init.mode!r}, {init.distribution!r}"
+            + (f", fan_in_axes={init.fan_in_axes}" if init.fan_in_axes is not None else "")
+            + ")")
+    return (variance_scaling(init.scale, init.mode, init.distribution, citation, rule),
+            haiku_fans(shape, init.fan_in_axes))
 
 
-def given_law(init: object, shape: tuple[int, ...],
-              citation: str) -> tuple[LawOf | None, Fans | None, TensorLaw | None]:
-    """The law of an initializer a module was built with: ``(law_of, fans)`` for a law of
-    the fans Haiku reads from ``shape``, ``law`` for a fixed one, or all None for an
-    initializer of another kind (a user's function, ``Orthogonal``, array arguments)."""
+def _is_default_variance_scaling(init: object) -> bool:
+    """``VarianceScaling()``: scale 1, ``fan_in``, ``truncated_normal``."""
     import haiku as hk
+
+    return (isinstance(init, hk.initializers.VarianceScaling)
+            and (init.scale, init.mode, init.distribution, init.fan_in_axes)
+            == (1.0, "fan_in", "truncated_normal", None))
+
+
+def _given_note(given: object, fields: dict) -> dict:
+    """``fields`` with a note that the module was built with its own initializer."""
+    if given is None:
+        return fields
+    name = getattr(given, "__name__", type(given).__name__)
+    note = (f"built with its own initializer ({name}): the default is Haiku's, the tensor "
+            "is measured as the model's own scheme")
+    return {**fields, "note": "; ".join(filter(None, [fields.get("note", ""), note]))}
+
+
+def weight_role(role: str, given: object, semantic: Fans | None, default_fans: Fans | None,
+                default_law: LawOf | None, **fields) -> Role:
+    """A tensor whose default is ``default_law`` of ``default_fans``; ``given`` is the
+    initializer the module was built with instead, if any."""
+    return fan_role(role, semantic, default_fans, default_law, **_given_note(given, fields))
+
+
+def _constant(role: str, given: object, value: float, citation: str, rule: str,
+              **fields) -> Role:
+    """A bias, offset or scale: a constant by default (``jnp.zeros``/``jnp.ones``);
+    ``given`` is the initializer the module was built with."""
     import jax.numpy as jnp
 
-    inits = hk.initializers
-    rule = f"{type(init).__name__}: given to the module"
-    if init is jnp.zeros or init is jnp.ones:
-        return None, None, constant_law(float(init is jnp.ones), citation, init.__name__)
-    if isinstance(init, inits.Constant) and _scalar(init.constant) is not None:
-        return None, None, constant_law(_scalar(init.constant), citation, rule)
-    if isinstance(init, inits.RandomNormal) and None not in (_scalar(init.stddev),
-                                                             _scalar(init.mean)):
-        return None, None, TensorLaw(family="normal", std=_scalar(init.stddev),
-                                     mean=_scalar(init.mean), source="default",
-                                     citation=citation, rule=rule)
-    if isinstance(init, inits.RandomUniform) and None not in (_scalar(init.minval),
-                                                              _scalar(init.maxval)):
-        return None, None, TensorLaw(family="uniform", low=_scalar(init.minval),
-                                     high=_scalar(init.maxval), source="default",
-                                     citation=citation, rule=rule)
-    if isinstance(init, inits.TruncatedNormal):
-        std, mean = _scalar(init.stddev), _scalar(init.mean)
-        lower, upper = _scalar(init.lower), _scalar(init.upper)
-        if None not in (std, mean, lower, upper):
-            return None, None, TensorLaw(family="truncated_normal", std=std, mean=mean,
-                                         low=mean + lower * std, high=mean + upper * std,
-                                         source="default", citation=citation, rule=rule)
-    if isinstance(init, inits.VarianceScaling):
-        return (variance_scaling(init.scale, init.mode, init.distribution, citation,
-                                 f"VarianceScaling({init.scale}, {init.mode!r}, "
-                                 f"{init.distribution!r}): given to the module"),
-                haiku_fans(shape, init.fan_in_axes), None)
-    if isinstance(init, inits.UniformScaling) and shape:
-        scale = init.scale
-
-        def law_of(fans: Fans) -> TensorLaw | None:
-            return uniform_law(scale * math.sqrt(3 / fans[0]), citation,
-                               f"UniformScaling({scale}): given to the module")
-
-        return law_of, (math.prod(shape[:-1]), shape[-1]), None
-    return None, None, None
-
-
-def weight_role(role: str, site: Site, init: object, semantic: Fans | None,
-                default_fans: Fans | None, default_law: LawOf | None, citation: str, *,
-                given: bool = True, **fields) -> Role:
-    """A tensor drawn with ``init`` (None: the layer's documented ``default_law`` of
-    ``default_fans``); ``given``: ``init`` was passed to the module, not its default."""
-    if init is None:
-        return fan_role(role, semantic, default_fans, default_law, **fields)
-    law_of, framework, law = given_law(init, tuple(site.shape), citation)
-    if given:
-        note = f"drawn with the initializer the module was given ({type(init).__name__})"
-        fields["note"] = "; ".join(filter(None, [fields.get("note", ""), note]))
-    if law_of is not None:
-        return fan_role(role, semantic, framework, law_of, **fields)
-    return fan_role(role, semantic, None, law=law, **fields)
-
-
-def _constant_or_given(role: str, site: Site, init: object, value: float,
-                       citation: str, rule: str, **fields) -> Role:
-    """A bias, offset or scale: its initializer's law (a constant by default)."""
-    import jax.numpy as jnp
-
-    if init is None or init is (jnp.ones if value else jnp.zeros):
-        return Role(role=role, default=constant_law(value, citation, rule), random=False,
-                    **fields)
-    _, _, law = given_law(init, tuple(site.shape), citation)
-    note = f"drawn with the initializer the module was given ({type(init).__name__})"
-    fields["note"] = "; ".join(filter(None, [fields.get("note", ""), note]))
-    return Role(role=role, default=law, random=law is None or law.random, **fields)
+    if given is (jnp.ones if value else jnp.zeros):
+        given = None
+    return Role(role=role, default=constant_law(value, citation, rule), random=False,
+                **_given_note(given, fields))
 
 
 # --- handlers ------------------------------------------------------------------------
@@ -233,32 +194,34 @@ def linear(site: Site) -> Role | None:
     citation = cite("Linear", "basic.py Linear.__call__")
     shape = tuple(site.shape)
     lstm = _parent_named(site, "LSTM")
+    given = getattr(layer, "w_init", None)
     if site.local == "b":
-        return _constant_or_given("recurrent.bias" if lstm else "linear.bias", site,
-                                  getattr(layer, "b_init", None), 0.0, citation,
-                                  "b_init: 'By default, zero.'",
-                                  note="the forget gate's +1 is added at call time"
-                                  if lstm else "")
+        return _constant("recurrent.bias" if lstm else "linear.bias",
+                         getattr(layer, "b_init", None), 0.0, citation,
+                         "b_init: 'By default, zero.'",
+                         note="the forget gate's +1 is added at call time" if lstm else "")
     if site.local != "w" or len(shape) != 2:
         return None
     law = truncated_fan_in(citation, "TruncatedNormal(stddev=1 / sqrt(fan_in))")
     if lstm is not None:
         hidden = int(lstm.hidden_size)
-        return weight_role("recurrent.kernel", site, getattr(layer, "w_init", None),
-                           (shape[0], hidden), (shape[0], hidden), law, citation,
-                           layout="(in + hidden, 4 gates * hidden)", blocks=4, block_axis=1,
-                           note="one Linear on [inputs, hidden]: each gate unit sums "
-                                "in + hidden inputs")
-    return weight_role("linear.kernel", site, getattr(layer, "w_init", None), shape, shape,
-                       law, citation, layout="(in, out)")
+        return weight_role("recurrent.kernel", given, (shape[0], hidden), (shape[0], hidden),
+                           law, layout="(in + hidden, 4 gates * hidden)", blocks=4,
+                           block_axis=1, note="one Linear on [inputs, hidden]: each gate unit "
+                                              "sums in + hidden inputs")
+    if _parent_named(site, "MultiHeadAttention") is not None:
+        return Role(role="linear.kernel", fan_in=shape[0], fan_out=shape[1],
+                    layout="(in, out)",
+                    note="MultiHeadAttention has no default w_init (it must be given): the "
+                         "one it is built with is the model's own scheme")
+    return weight_role("linear.kernel", given, shape, shape, law, layout="(in, out)")
 
 
 def bias(site: Site) -> Role | None:
     if site.local != "b":
         return None
-    return _constant_or_given("bias.bias", site, getattr(site.layer, "b_init", None), 0.0,
-                              cite("Bias", "bias.py Bias.__init__"),
-                              "b_init: 'Default to zeros.'")
+    return _constant("bias.bias", getattr(site.layer, "b_init", None), 0.0,
+                     cite("Bias", "bias.py Bias.__init__"), "b_init: 'Default to zeros.'")
 
 
 def _strides(layer: object, rank: int) -> tuple[int, ...]:
@@ -267,39 +230,37 @@ def _strides(layer: object, rank: int) -> tuple[int, ...]:
 
 def conv(site: Site) -> Role | None:
     layer = site.layer
-    name = type(layer).__name__
-    citation = cite(name, "conv.py ConvND.__call__")
+    citation = cite(type(layer).__name__, "conv.py ConvND.__call__")
     cell = _parent_named(site, "ConvNDLSTM")
     if site.local == "b":
-        return _constant_or_given("recurrent.bias" if cell else "conv.bias", site,
-                                  getattr(layer, "b_init", None), 0.0, citation,
-                                  "b_init: 'By default, zeros.'")
+        return _constant("recurrent.bias" if cell else "conv.bias",
+                         getattr(layer, "b_init", None), 0.0, citation,
+                         "b_init: 'By default, zeros.'")
     shape = tuple(site.shape)
     if site.local != "w" or len(shape) < 3:
         return None
     groups = int(getattr(layer, "feature_group_count", 1) or 1)
     kernel, rank = shape[:-2], len(shape) - 2
     law = truncated_fan_in(citation, "TruncatedNormal(stddev=1 / sqrt(prod(w_shape[:-1])))")
+    given = getattr(layer, "w_init", None)
     if cell is not None:
         hidden = int(cell.output_channels)
         semantic, note = conv_fans(shape[-2], hidden, kernel, _strides(layer, rank))
-        return weight_role("recurrent.conv_kernel", site, getattr(layer, "w_init", None),
-                           semantic, (math.prod(shape[:-1]), semantic[1]), law, citation,
+        return weight_role("recurrent.conv_kernel", given, semantic,
+                           (math.prod(shape[:-1]), semantic[1]), law,
                            layout="(*kernel, in, 4 gates * hidden)", blocks=4,
                            block_axis=len(shape) - 1, note=note, doc_note=UNSCALED)
     semantic, note = conv_fans(shape[-2], shape[-1] // groups, kernel, _strides(layer, rank))
-    return weight_role("conv.kernel", site, getattr(layer, "w_init", None), semantic,
-                       (math.prod(shape[:-1]), semantic[1]), law, citation,
-                       layout="(*kernel, in / groups, out)", note=note, doc_note=UNSCALED)
+    return weight_role("conv.kernel", given, semantic, (math.prod(shape[:-1]), semantic[1]),
+                       law, layout="(*kernel, in / groups, out)", note=note, doc_note=UNSCALED)
 
 
 def conv_transpose(site: Site) -> Role | None:
     layer = site.layer
-    name = type(layer).__name__
-    citation = cite(name, "conv.py ConvNDTranspose.__call__")
+    citation = cite(type(layer).__name__, "conv.py ConvNDTranspose.__call__")
     if site.local == "b":
-        return _constant_or_given("conv_transpose.bias", site, getattr(layer, "b_init", None),
-                                  0.0, citation, "b_init: 'By default, zeros.'")
+        return _constant("conv_transpose.bias", getattr(layer, "b_init", None), 0.0, citation,
+                         "b_init: 'By default, zeros.'")
     shape = tuple(site.shape)
     if site.local != "w" or len(shape) < 3:
         return None
@@ -308,18 +269,17 @@ def conv_transpose(site: Site) -> Role | None:
                                transposed=True)
     law = truncated_fan_in(citation, "TruncatedNormal(stddev=1 / sqrt(prod(kernel_shape) * "
                                      "input_channels))")
-    return weight_role("conv_transpose.kernel", site, getattr(layer, "w_init", None),
-                       semantic, (math.prod(kernel) * shape[-1], semantic[1]), law, citation,
+    return weight_role("conv_transpose.kernel", getattr(layer, "w_init", None), semantic,
+                       (math.prod(kernel) * shape[-1], semantic[1]), law,
                        layout="(*kernel, out, in)", note=note, doc_note=UNSCALED)
 
 
 def depthwise(site: Site) -> Role | None:
     layer = site.layer
-    name = type(layer).__name__
-    citation = cite(name, "depthwise_conv.py DepthwiseConvND.__call__")
+    citation = cite(type(layer).__name__, "depthwise_conv.py DepthwiseConvND.__call__")
     if site.local == "b":
-        return _constant_or_given("depthwise_conv.bias", site, getattr(layer, "b_init", None),
-                                  0.0, citation, "b_init: 'By default, zeros.'")
+        return _constant("depthwise_conv.bias", getattr(layer, "b_init", None), 0.0, citation,
+                         "b_init: 'By default, zeros.'")
     shape = tuple(site.shape)
     if site.local != "w" or len(shape) < 3:
         return None
@@ -327,32 +287,28 @@ def depthwise(site: Site) -> Role | None:
     multiplier = int(getattr(layer, "channel_multiplier", 1) or 1)
     semantic, note = conv_fans(1, multiplier, kernel, _strides(layer, len(kernel)))
     law = truncated_fan_in(citation, "TruncatedNormal(stddev=1 / sqrt(prod(w_shape[:-1])))")
-    return weight_role("depthwise_conv.kernel", site, getattr(layer, "w_init", None),
-                       semantic, (math.prod(shape[:-1]), semantic[1]), law, citation,
+    return weight_role("depthwise_conv.kernel", getattr(layer, "w_init", None), semantic,
+                       (math.prod(shape[:-1]), semantic[1]), law,
                        layout="(*kernel, 1, multiplier * in)", note=note, doc_note=UNSCALED)
 
 
 def embed(site: Site) -> Role | None:
-    if site.local != "embeddings":
-        return None
-    layer = site.layer
-    citation = cite("Embed", "embed.py Embed.__init__")
-    semantic = (1, int(site.shape[-1]))
-    init = getattr(layer, "w_init", None)
+    """``TruncatedNormal()`` by default: ``N(0, 1)`` cut at -2 and 2."""
     import haiku as hk
 
-    default = TensorLaw(family="truncated_normal", std=1.0, low=-2.0, high=2.0,
-                        source="default", citation=citation,
-                        rule="hk.initializers.TruncatedNormal(): 'As a default, embeddings "
-                             "are initialized via a truncated normal distribution'")
-    if init is None or (isinstance(init, hk.initializers.TruncatedNormal)
-                        and (init.stddev, init.mean, init.lower, init.upper)
-                        == (1.0, 0.0, -2.0, 2.0)):
-        return fan_role("embedding.weight", semantic, None, law=default,
-                        layout="(vocab_size, embed_dim)",
-                        note="a row lookup: semantic fan_in 1; the law uses no fan")
-    return weight_role("embedding.weight", site, init, semantic, None, None, citation,
-                       layout="(vocab_size, embed_dim)")
+    if site.local != "embeddings":
+        return None
+    init = getattr(site.layer, "w_init", None)
+    default = isinstance(init, hk.initializers.TruncatedNormal) and (
+        init.stddev, init.mean, init.lower, init.upper) == (1.0, 0.0, -2.0, 2.0)
+    law = TensorLaw(family="truncated_normal", std=1.0, low=-2.0, high=2.0, source="default",
+                    citation=cite("Embed", "embed.py Embed.__init__"),
+                    rule="hk.initializers.TruncatedNormal(): 'As a default, embeddings are "
+                         "initialized via a truncated normal distribution'")
+    return fan_role("embedding.weight", (1, int(site.shape[-1])), None, law=law,
+                    layout="(vocab_size, embed_dim)",
+                    **_given_note(None if default or init is None else init, {
+                        "note": "a row lookup: semantic fan_in 1; the law uses no fan"}))
 
 
 NORM_PARAMS = {"scale": ("norm.scale", 1.0, "scale_init", "'By default, one.'"),
@@ -366,8 +322,8 @@ def norm(site: Site) -> Role | None:
     role, value, attribute, words = NORM_PARAMS[site.local]
     source = {"BatchNorm": "batch_norm.py", "GroupNorm": "group_norm.py",
               "RMSNorm": "rms_norm.py"}.get(name, "layer_norm.py")
-    return _constant_or_given(role, site, getattr(site.layer, attribute, None), value,
-                              cite(name, f"{source} {name}.__init__"), f"{attribute}: {words}")
+    return _constant(role, getattr(site.layer, attribute, None), value,
+                     cite(name, f"{source} {name}.__init__"), f"{attribute}: {words}")
 
 
 FIRST_CALL = ("created by hk.set_state in the first call (the one init runs), from that "
@@ -409,51 +365,47 @@ def spectral_norm(site: Site) -> Role | None:
     return None
 
 
-GRU_TENSORS = {"w_i": ("recurrent.kernel", "w_i_init", "ih"),
-               "w_h": ("recurrent.recurrent_kernel", "w_h_init", "hh")}
+GRU_TENSORS = {"w_i": ("recurrent.kernel", "w_i_init", "in"),
+               "w_h": ("recurrent.recurrent_kernel", "w_h_init", "hidden")}
 
 
 def gru(site: Site) -> Role | None:
     """``w_i`` ``(in, 3 * hidden)``, ``w_h`` ``(hidden, 3 * hidden)``: ``VarianceScaling()``
     by default (LeCun's truncated normal, fans read from the stored matrix); ``b`` zeros."""
+    import haiku as hk
+
     layer = site.layer
     citation = cite("GRU", "recurrent.py GRU.__init__")
     if site.local == "b":
-        return _constant_or_given("recurrent.bias", site, getattr(layer, "b_init", None), 0.0,
-                                  citation, "jnp.zeros", doc_note=UNDOCUMENTED, blocks=3)
+        return _constant("recurrent.bias", getattr(layer, "b_init", None), 0.0, citation,
+                         "jnp.zeros", doc_note=UNDOCUMENTED, blocks=3)
     if site.local not in GRU_TENSORS:
         return None
-    role, attribute, _ = GRU_TENSORS[site.local]
-    import haiku as hk
-
+    role, attribute, rows = GRU_TENSORS[site.local]
     shape = tuple(site.shape)
-    hidden = shape[1] // 3
-    init = getattr(layer, attribute, None) or hk.initializers.VarianceScaling()
-    default = (isinstance(init, hk.initializers.VarianceScaling)
-               and (init.scale, init.mode, init.distribution, init.fan_in_axes)
-               == (1.0, "fan_in", "truncated_normal", None))
-    return weight_role(role, site, init, (shape[0], hidden), None, None, citation,
-                       given=not default,
-                       layout=f"({'in' if site.local == 'w_i' else 'hidden'}, 3 gates * "
-                              "hidden)", blocks=3, block_axis=1, doc_note=UNDOCUMENTED)
+    init = getattr(layer, attribute, None)
+    law_of, fans = variance_scaling_of(hk.initializers.VarianceScaling(), shape, citation)
+    return weight_role(role, None if init is None or _is_default_variance_scaling(init)
+                       else init, (shape[0], shape[1] // 3), fans, law_of,
+                       layout=f"({rows}, 3 gates * hidden)", blocks=3, block_axis=1,
+                       doc_note=UNDOCUMENTED)
 
 
 def vector_quantizer(site: Site) -> Role | None:
     """The codebook ``(embedding_dim, num_embeddings)``: ``VarianceScaling(distribution=
     "uniform")``; inputs are compared with it through ``inputs @ embeddings``, a
     ``embedding_dim -> num_embeddings`` map."""
-    if site.local != "embeddings":
-        return None
     import haiku as hk
 
+    if site.local != "embeddings":
+        return None
     name = type(site.layer).__name__
     shape = tuple(site.shape)
-    return weight_role("vq.embeddings", site,
-                       hk.initializers.VarianceScaling(distribution="uniform"), shape, None,
-                       None, cite(f"nets.{name}", f"nets/vqvae.py {name}.embeddings"),
-                       given=False, layout="(embedding_dim, num_embeddings)",
-                       doc_note=UNDOCUMENTED,
-                       note="VarianceScaling(distribution='uniform') in the source")
+    law_of, fans = variance_scaling_of(
+        hk.initializers.VarianceScaling(distribution="uniform"), shape,
+        cite(f"nets.{name}", f"nets/vqvae.py {name}.embeddings"))
+    return fan_role("vq.embeddings", shape, fans, law_of,
+                    layout="(embedding_dim, num_embeddings)", doc_note=UNDOCUMENTED)
 
 
 HANDLERS: dict[str, Handler] = {
