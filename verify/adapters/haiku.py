@@ -37,12 +37,13 @@ from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
+from scipy import stats
 
 from verify import strategies as vst
 from verify.adapters import ContractError, Target, require, seed32
 from verify.catalog import Entry
+from verify.distributions import TRUNCATION
 from verify.laws import Claim, Exact, Orthogonal, constant, normal, truncated_normal, uniform
-from verify.layers.common import TRUNCATED_NORMAL_STD
 from verify.schemes import InitSpec
 
 LIBRARY = "haiku"
@@ -62,6 +63,11 @@ SKIPPED: dict[str, str] = {
                          "(haiku/_src/typing.py), not an initializer",
 }
 """Public names of ``haiku.initializers`` without an entry, and why."""
+
+UNCORRECTED_GAIN = math.sqrt(stats.truncnorm(-TRUNCATION, TRUNCATION).var())
+"""The standard deviation of ``TruncatedNormal(stddev=1)`` (0.8796): the layers' default,
+``TruncatedNormal(stddev=1 / sqrt(fan_in))``, is the textbook truncated normal of LeCun's
+scheme with this gain."""
 
 LAYER_CONVENTION = (
     "Haiku's layer default is hk.initializers.TruncatedNormal(stddev=1 / sqrt(fan_in)), "
@@ -347,7 +353,6 @@ def _initializer_entries() -> list[Entry]:
 
 
 def _layer_entries() -> list[Entry]:
-    truncated = TRUNCATED_NORMAL_STD
 
     def entry(kind: str, rank: int, claim: Claim, shapes, documented: str, *,
               groups: int = 1, page: str, convention: str = LAYER_CONVENTION) -> Entry:
@@ -360,7 +365,7 @@ def _layer_entries() -> list[Entry]:
         """``TruncatedNormal(stddev=1/sqrt(fan_in))``: the textbook truncated normal with
         standard deviation ``0.8796 / sqrt(fan_in)`` after truncation, cut at two
         ``1/sqrt(fan_in)``."""
-        return InitSpec("lecun", "truncated_normal", "hwio", gain=truncated, **options)
+        return InitSpec("lecun", "truncated_normal", "hwio", gain=UNCORRECTED_GAIN, **options)
 
     conv_doc = ("'w_init: Optional weight initialization. By default, truncated normal.' "
                 "(no scale stated); the source ({file} {cls}.__call__): "
