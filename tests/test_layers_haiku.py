@@ -234,7 +234,7 @@ def test_attention_kernels_have_no_default():
 
 def test_build_layer_haiku():
     forward, *inputs = layers.build_layer("haiku", "LSTM", {"hidden_size": 3})
-    assert inputs[0].shape == (2, 8)
+    assert callable(forward) and inputs[0].shape == (2, 8)
     with pytest.raises(ValueError, match="not in the registry"):
         layers.build_layer("haiku", "AvgPool", {})
     with pytest.raises(ValueError, match="does not take"):
