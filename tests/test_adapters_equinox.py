@@ -103,3 +103,24 @@ def test_a_wrong_claim_fails():
                          InitSpec("he", "uniform", "oihw"), (144, 48), seed=0)
     assert result.verdict is Verdict.FAIL
     assert result.variance_ratio == pytest.approx(1 / 6, rel=0.05)
+
+
+def lecun_uniform_init(weight, key):
+    """A user's initializer in Equinox's documented pattern (``init_fn(weight, key)``,
+    weight ``(out, in, *kernel)``): LeCun uniform."""
+    fan_in = math.prod(weight.shape[1:])
+    bound = math.sqrt(3 / fan_in)
+    return jax.random.uniform(key, weight.shape, weight.dtype, -bound, bound)
+
+
+def test_a_users_initializer_through_api_equinox():
+    from verify.targets import user_target
+
+    target = user_target("tests.test_adapters_equinox:lecun_uniform_init", "equinox", {})
+    assert target.layout == "oihw"
+    first = target((48, 16, 3, 3), 1)
+    assert first.shape == (48, 16, 3, 3) and not np.array_equal(first, target((48, 16, 3, 3), 2))
+    assert check_shape(target, InitSpec("lecun", "uniform", "oihw"), (48, 16, 3, 3),
+                       seed=0).verdict is not Verdict.FAIL
+    assert check_shape(target, InitSpec("lecun", "uniform", "hwio"), (48, 16, 3, 3),
+                       seed=0).verdict is Verdict.FAIL

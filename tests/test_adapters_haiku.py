@@ -156,3 +156,16 @@ def test_a_wrong_claim_fails():
     result = check_shape(entry.build(), InitSpec("he", "normal", "hwio"), MODERATE[4], seed=0)
     assert result.verdict is Verdict.FAIL
     assert result.variance_ratio == pytest.approx(1 / 3, rel=0.05)
+
+
+def test_a_users_initializer_through_api_haiku():
+    # Haiku's own class as a user's target: constructed with --kwargs, drawn in a transform
+    from verify.targets import user_target
+
+    target = user_target("haiku.initializers:VarianceScaling", "haiku",
+                         {"scale": 2.0, "mode": "fan_in", "distribution": "uniform"})
+    assert target.layout == "hwio"
+    result = check_shape(target, InitSpec("he", "uniform", "hwio"), MODERATE[4], seed=0)
+    assert result.verdict is not Verdict.FAIL, result.summary()
+    wrong = check_shape(target, InitSpec("he", "uniform", "oihw"), MODERATE[4], seed=0)
+    assert wrong.verdict is Verdict.FAIL

@@ -82,8 +82,9 @@ def _module(api: str) -> ModuleType:
     try:
         importlib.import_module(_FRAMEWORKS[api])
     except ImportError:
+        package = {"haiku": "dm-haiku"}.get(api, _FRAMEWORKS[api])
         raise ValueError(f"api {api!r} needs {_FRAMEWORKS[api]}, which is not installed: "
-                         f"pip install {_FRAMEWORKS[api]}") from None
+                         f"pip install {package}") from None
     return _MODULES[api]
 
 
