@@ -69,7 +69,7 @@ def test_a_missing_haiku_is_reported_not_raised(monkeypatch):
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)
-@settings(max_examples=2, deadline=None)
+@settings(max_examples=1, deadline=None)
 @given(data=st.data())
 def test_samples_are_seeded_float32_of_the_requested_shape(entry, data):
     shape = data.draw(entry.shapes(), label="shape")
