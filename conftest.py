@@ -20,6 +20,14 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # cores (see verify.threads). Set before NumPy and PyTorch load; subprocesses inherit it.
     one_thread_per_process()
 
+import importlib.util
+
+if importlib.util.find_spec("paddle") is not None:
+    # Paddle before TensorFlow, which many tests load: TensorFlow then Paddle crashes the
+    # process at import (paddlepaddle 3.3.1, tensorflow 2.21.0); this order works, so the
+    # Paddle tests run in every worker
+    import paddle  # noqa: F401
+
 from hypothesis import HealthCheck, settings
 
 from verify.seeding import run_seed

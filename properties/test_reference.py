@@ -24,7 +24,9 @@ DEFAULT_GAIN = {"lecun": 1.0, "glorot": 1.0, "he": math.sqrt(2.0)}
 
 
 def textbook_fans(shape: tuple[int, ...], layout: str) -> tuple[int, int]:
-    if layout == "oihw":
+    if layout == "paddle" and len(shape) == 2:  # Paddle's Linear weight: (in, out)
+        (in_channels, out_channels), kernel = shape, ()
+    elif layout in ("oihw", "paddle"):  # Paddle's conv weights: (out, in, *kernel)
         out_channels, in_channels, kernel = shape[0], shape[1], shape[2:]
     elif layout == "hwio":
         kernel, in_channels, out_channels = shape[:-2], shape[-2], shape[-1]

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 
 from verify import strategies as vst
-from verify.fans import compute_fans
+from verify.fans import LAYOUTS, arrange, compute_fans
 
 
 @settings(max_examples=200)
@@ -34,6 +34,29 @@ def test_dense_layouts():
     assert compute_fans((5, 3), "oihw").fan_in == 3
     assert compute_fans((3, 5), "hwio").fan_in == 3
     assert compute_fans((5, 3), "ohwi").fan_out == 5
+    # paddle.nn.Linear(3, 5).weight is (3, 5)
+    assert compute_fans((3, 5), "paddle").fan_in == 3
+
+
+def test_paddle_layout_reads_convolutions_as_oihw():
+    # paddle.nn.Conv2D(8, 12, 3, groups=4).weight is (12, 2, 3, 3), as PyTorch's
+    fans = compute_fans((12, 2, 3, 3), "paddle", groups=4)
+    assert (fans.fan_in, fans.fan_out) == (2 * 9, 3 * 9)
+    # paddle.nn.Conv1DTranspose(8, 6, 5).weight is (8, 6, 5)
+    fans = compute_fans((8, 6, 5), "paddle", transposed=True)
+    assert (fans.fan_in, fans.fan_out) == (8 * 5, 6 * 5)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("kernel", [(), (3,), (2, 5), (1, 2, 3)])
+def test_arrange_puts_each_axis_where_the_layout_reads_it(layout, kernel):
+    shape = arrange(7, 4, kernel, layout)
+    fans = compute_fans(shape, layout)
+    receptive = 1
+    for side in kernel:
+        receptive *= side
+    assert (fans.in_channels, fans.out_channels) == (4, 7)
+    assert (fans.fan_in, fans.fan_out) == (4 * receptive, 7 * receptive)
 
 
 def test_grouped_convolution_counts_channels_per_group():

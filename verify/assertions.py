@@ -42,7 +42,8 @@ def assert_conforms(
 
     ``api=None``: ``initializer(shape, seed)`` returns an array (the sampler
     protocol). Otherwise ``api`` is one of ``torch``, ``numpy``, ``jax``, ``keras``,
-    ``mlx`` with the calling conventions of ``python -m verify check --api``. Returns
+    ``mlx``, ``tinygrad`` with the calling conventions of ``python -m verify check --api``
+    (for ``tinygrad``, whose calls cost about 20 ms, pass ``max_calls=400``). Returns
     the :class:`~verify.conformance.Report` when it conforms.
     """
     if api is not None and api not in APIS:

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hypothesis import strategies as st
 
-from verify.adapters import LibraryMissing, Target
+from verify.adapters import DtypeUnsupported, LibraryMissing, Target
 from verify.conformance import DEFAULT_MAX_CALLS
 from verify.laws import Claim
 
@@ -33,6 +33,9 @@ LIBRARIES: dict[str, str] = {
     "keras": "verify.adapters.keras",
     "mlx": "verify.adapters.mlx",
     "sklearn": "verify.adapters.sklearn",
+    "paddle": "verify.adapters.paddle",
+    "tf_keras": "verify.adapters.tf_keras",
+    "tinygrad": "verify.adapters.tinygrad",
     "equinox": "verify.adapters.equinox",
     "haiku": "verify.adapters.haiku",
 }
@@ -60,22 +63,81 @@ class Entry:
         default=None, repr=False)
     convention: str = ""
     max_calls: int = DEFAULT_MAX_CALLS
+    backend: str = ""
+    """For Keras 3: the backend the entry runs on (``jax``, ``torch``, ``tensorflow``,
+    ``numpy``); empty for the other libraries."""
+    dtypes: tuple[str, ...] = ("float32",)
+    """The dtypes the initializer is asked for (:mod:`verify.precision`), float32 first;
+    :meth:`target` builds each."""
+    build_dtype: Callable[[str], Target] | None = field(default=None, repr=False)
+
+    def target(self, dtype: str = "float32") -> Target:
+        """The target asked for ``dtype``: ``build()`` for float32, else ``build_dtype``;
+        :class:`~verify.adapters.DtypeUnsupported` for a dtype the entry does not take."""
+        if dtype == "float32" and self.build_dtype is None:
+            return self.build()
+        if dtype not in self.dtypes or self.build_dtype is None:
+            raise DtypeUnsupported(f"{self.name} is not checked in {dtype}: it is checked "
+                                   f"in {', '.join(self.dtypes)}")
+        return self.build_dtype(dtype)
+
+    @property
+    def label(self) -> str:
+        """The name, with the backend where there is one: ``keras:GlorotUniform [torch]``."""
+        return f"{self.name} [{self.backend}]" if self.backend else self.name
+
+
+KERAS_BACKENDS = ("jax", "torch", "tensorflow", "numpy")
+"""The backends Keras 3 runs its catalog on, one child process each but for the one this
+process has (:mod:`verify.adapters.remote`)."""
 
 
 @dataclass
 class Catalog:
     entries: list[Entry]
-    skipped: dict[str, str]  # library -> why it was skipped
+    skipped: dict[str, str]  # library (``keras[torch]`` for a backend) -> why it was skipped
 
-    def find(self, name: str) -> Entry:
+    def find(self, name: str, backend: str | None = None) -> Entry:
         for entry in self.entries:
-            if entry.name == name:
+            if entry.name == name and (backend is None or entry.backend == backend):
                 return entry
         raise KeyError(name)
 
 
-def load(libraries: list[str] | None = None) -> Catalog:
-    """The entries of ``libraries`` (all by default) whose library is installed."""
+def dtypes_of(entry: Entry, requested: list[str] | None) -> list[str]:
+    """The dtypes an entry runs in: those of ``requested`` (``all``, or None: every one)
+    that it takes, float32 first; a named dtype it does not take is still run (its row says
+    ``not supported``, with the reason), so that a request is never silently dropped."""
+    if not requested or "all" in requested:
+        return list(entry.dtypes)
+    return list(dict.fromkeys(requested))
+
+
+def keras_backends(requested: list[str] | None) -> list[str]:
+    """The Keras backends a run covers: ``requested`` (``all`` for every one), else
+    ``KERAS_BACKEND``, else the adapter's default (JAX where it is installed)."""
+    import os
+
+    if requested:
+        chosen = list(KERAS_BACKENDS) if "all" in requested else list(dict.fromkeys(requested))
+        unknown = [b for b in chosen if b not in KERAS_BACKENDS]
+        if unknown:
+            raise ValueError(f"unknown Keras backend {unknown[0]!r}: use one of "
+                             f"{', '.join(KERAS_BACKENDS)} or all")
+        return chosen
+    from verify.adapters.keras import choose_backend
+
+    choose_backend()
+    return [os.environ["KERAS_BACKEND"]]
+
+
+def load(libraries: list[str] | None = None, *,
+         backends: list[str] | None = None) -> Catalog:
+    """The entries of ``libraries`` (all by default) whose library is installed.
+
+    Keras's entries run on each of ``backends`` (see :func:`keras_backends`): the backend
+    this process's Keras has in-process, every other one in a child process. A backend
+    that cannot start there (not installed) is skipped as ``keras[<backend>]``."""
     names = libraries or list(LIBRARIES)
     unknown = [n for n in names if n not in LIBRARIES]
     if unknown:
@@ -85,10 +147,78 @@ def load(libraries: list[str] | None = None) -> Catalog:
     for name in names:
         try:
             module = importlib.import_module(LIBRARIES[name])
-            found.extend(module.entries())
+            entries = module.entries()
         except LibraryMissing as error:
             skipped[name] = str(error)
+            continue
+        if name == "keras":
+            entries = _on_backends(entries, keras_backends(backends), skipped)
+        elif name in ISOLATED:
+            entries = [_isolated(e, ISOLATED[name]) for e in entries]
+        found.extend(entries)
     return Catalog(found, skipped)
+
+
+def _paddle_would_crash() -> bool:
+    import sys
+
+    return "tensorflow" in sys.modules and "paddle" not in sys.modules
+
+
+ISOLATED: dict[str, Callable[[], bool]] = {"paddle": _paddle_would_crash}
+"""Libraries that cannot share this process in some state, and the test for it, asked when
+an entry is built (another library may have loaded since the catalog did): their entries
+are drawn in a child process then. Importing ``paddle`` after ``tensorflow`` crashes the
+process (paddlepaddle 3.3.1, tensorflow 2.21.0)."""
+
+
+def _isolated(entry: Entry, crashes: Callable[[], bool]) -> Entry:
+    child_entry = _in_child(entry, {"VERIFY_CHILD": entry.library})
+
+    def build() -> Target:
+        return (child_entry if crashes() else entry).build()
+
+    def build_dtype(dtype: str) -> Target:
+        return (child_entry if crashes() else entry).target(dtype)
+
+    return replace(entry, build=build,
+                   build_dtype=build_dtype if entry.build_dtype else None)
+
+
+def _in_child(entry: Entry, environment: dict[str, str], **changes) -> Entry:
+    from functools import partial
+
+    from verify.adapters.remote import remote_target
+
+    build = partial(remote_target, entry.library, entry.name, environment)
+    return replace(entry, build=build,
+                   build_dtype=(lambda dtype: build(dtype=dtype)) if entry.build_dtype else None,
+                   **changes)
+
+
+def _on_backends(entries: list[Entry], backends: list[str],
+                 skipped: dict[str, str]) -> list[Entry]:
+    import os
+
+    here = os.environ.get("KERAS_BACKEND", "")
+    result: list[Entry] = []
+    for backend in backends:
+        if backend == here:
+            result.extend(replace(e, backend=backend) for e in entries)
+            continue
+        environment = {"KERAS_BACKEND": backend}
+        try:
+            from verify.adapters.remote import child
+
+            child(environment).load("keras")
+        except LibraryMissing as error:
+            skipped[f"keras[{backend}]"] = f"Keras's {backend} backend cannot start: {error}"
+            continue
+        result.extend(_in_child(e, environment, backend=backend,
+                                documented=e.documented.replace(f"backend {here})",
+                                                                f"backend {backend})"))
+                      for e in entries)
+    return result
 
 
 def library_of(name: str) -> str:

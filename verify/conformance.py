@@ -28,6 +28,7 @@ from verify.laws import (
     claim_is_gaussian,
     claim_layout,
 )
+from verify.precision import LOW_PRECISION, is_complex, rounded
 from verify.schemes import InitSpec
 from verify.stats import DEFAULT_POLICY, CheckResult, Policy, Verdict, overall_verdict
 
@@ -152,6 +153,7 @@ def check_shape(
     max_calls: int = DEFAULT_MAX_CALLS,
     variance: float | None = None,
     samples: int | None = None,
+    dtype: str = "float32",
 ) -> ShapeCheck:
     """Run the whole battery on tensors of ``shape`` drawn from ``sampler``.
 
@@ -165,6 +167,10 @@ def check_shape(
     looks, and stops at the first look where a test fails: a gross deviation fails
     after a few thousand entries. Then every test still suspicious at the last look
     resamples on fresh data (:func:`verify.stats.resolve`).
+
+    ``dtype`` is the dtype the sampler was asked for: in ``float16`` and ``bfloat16`` the
+    claimed law is the law of its values rounded to that dtype
+    (:class:`verify.precision.RoundedLaw`), not the float64 ideal.
     """
     shape = tuple(int(d) for d in shape)
     if variance is not None and isinstance(claim, InitSpec):
@@ -174,8 +180,12 @@ def check_shape(
     else:
         law = claim.law(shape)
         cdf = claim_cdf(claim, shape)
-    mean, variance = float(law.mean()), float(law.var())
     gaussian = claim_is_gaussian(claim)
+    cdf_before = None
+    if dtype in LOW_PRECISION:
+        law = rounded(law, dtype)
+        cdf, cdf_before, gaussian = law.cdf, law.cdf_before, False
+    mean, variance = float(law.mean()), float(law.var())
     numel = math.prod(shape)
     target = samples or sample_size(claim, law, policy)
     final = min(target, max_calls * numel)
@@ -195,7 +205,7 @@ def check_shape(
         lambda x, p: stats.mean_test(x, mean, policy=p),
         lambda x, p: stats.variance_test(x, variance, gaussian=gaussian, policy=p),
         lambda x, p: stats.support_test(x, law, policy=p),
-        lambda x, p: stats.shape_test(x, cdf, policy=p),
+        lambda x, p: stats.shape_test(x, cdf, policy=p, cdf_before=cdf_before),
         lambda x, p: stats.independence_test(x, policy=p),
     ]
     draws = Draws(sampler, shape, looks[-1] // numel, rng)
@@ -257,23 +267,26 @@ def call_target(sampler: Sampler, shape: tuple[int, ...], seed: int, *,
 
     ``finite=False`` leaves the NaN/Inf check to the caller (:func:`check_shape`
     finds them in its one pass over the whole sample)."""
-    from verify.adapters import ContractError
+    from verify.adapters import ContractError, DtypeUnsupported
 
     try:
         value = sampler(shape, seed)
     except ContractError as error:
         raise TargetError(f"{error.check}: {error}") from None
-    except TargetError:
+    except (TargetError, DtypeUnsupported):
         raise
     except Exception as error:  # the initializer itself raised: report it, do not crash
         raise TargetError(f"the initializer raised {type(error).__name__}: {error} "
                           f"(shape {shape})") from None
-    return validate_output(value, shape, finite=finite)
+    return validate_output(value, shape, finite=finite,
+                           complex_=is_complex(getattr(sampler, "dtype", "float32")))
 
 
-def validate_output(value, shape: tuple[int, ...], *, finite: bool = True) -> np.ndarray:
+def validate_output(value, shape: tuple[int, ...], *, finite: bool = True,
+                    complex_: bool = False) -> np.ndarray:
     """``value`` as an array, if it is what an initializer must return for ``shape``: that
-    shape, a float dtype, and (with ``finite``) no NaN or Inf; else :class:`TargetError`."""
+    shape, a float dtype (complex where ``complex_``: asked for a complex dtype), and
+    (with ``finite``) no NaN or Inf; else :class:`TargetError`."""
     try:
         array = np.asarray(value)
     except Exception as error:  # an object NumPy cannot convert
@@ -283,7 +296,10 @@ def validate_output(value, shape: tuple[int, ...], *, finite: bool = True) -> np
         raise TargetError(f"asked for shape {tuple(shape)}, the initializer returned "
                           f"{array.shape}" + ("" if array.ndim else
                                               f" (a {type(value).__name__})"))
-    if array.dtype.kind != "f":
+    if complex_ and array.dtype.kind != "c":
+        raise TargetError(f"asked for a complex dtype, the initializer returned dtype "
+                          f"{array.dtype} (shape {shape})")
+    if not complex_ and array.dtype.kind != "f":
         raise TargetError(f"the initializer returned dtype {array.dtype}, not a float dtype "
                           f"(shape {shape})")
     if finite and not np.all(np.isfinite(array)):
@@ -328,7 +344,8 @@ def exact_check(sampler: Sampler, claim: Exact, shape: tuple[int, ...],
 
 def shape_results(sampler: Sampler, claim: Claim, shape: tuple[int, ...], *, seed: int,
                   policy: Policy = DEFAULT_POLICY,
-                  max_calls: int = DEFAULT_MAX_CALLS) -> list[CheckResult]:
+                  max_calls: int = DEFAULT_MAX_CALLS,
+                  dtype: str = "float32") -> list[CheckResult]:
     """Every check of ``claim`` at one shape."""
     if any(d < 1 for d in shape):
         raise ValueError(f"every dimension must be at least 1, got shape {tuple(shape)}")
@@ -345,8 +362,13 @@ def shape_results(sampler: Sampler, claim: Claim, shape: tuple[int, ...], *, see
         fresh = call_checks(sampler, shape, seed) if math.prod(shape) > 1 else []
         return fresh + orthogonality_check(sampler, claim, shape, seed)
     results = call_checks(sampler, shape, seed)
+    if is_complex(dtype):
+        from verify.precision.complex import complex_results
+
+        return results + complex_results(_contracted(sampler), claim, shape,
+                                         seed=seed, policy=policy, max_calls=max_calls)
     checked = check_shape(_contracted(sampler), claim, shape, seed=seed, policy=policy,
-                          max_calls=max_calls)
+                          max_calls=max_calls, dtype=dtype)
     return results + list(checked.results)
 
 
@@ -356,6 +378,7 @@ class _Contracted:
 
     def __init__(self, sampler: Sampler) -> None:
         self.sampler = sampler
+        self.dtype = getattr(sampler, "dtype", "float32")
         if getattr(sampler, "stacked", None) is not None:
             self.stacked = self._stacked
 
@@ -364,8 +387,16 @@ class _Contracted:
 
     def _stacked(self, shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
         stacked = self.sampler.stacked
-        return call_target(lambda _, s: stacked(shape, count, s), (count, *shape), seed,
-                           finite=False)
+        draw = _Dtyped(lambda _, s: stacked(shape, count, s), self.dtype)
+        return call_target(draw, (count, *shape), seed, finite=False)
+
+
+class _Dtyped:
+    def __init__(self, function: Callable, dtype: str) -> None:
+        self.function, self.dtype = function, dtype
+
+    def __call__(self, shape: tuple[int, ...], seed: int) -> np.ndarray:
+        return self.function(shape, seed)
 
 
 def _contracted(sampler: Sampler) -> Sampler:
@@ -460,6 +491,7 @@ class _Timed:
 
     def __init__(self, sampler: Sampler) -> None:
         self.sampler, self.seconds = sampler, 0.0
+        self.dtype = getattr(sampler, "dtype", "float32")
         if getattr(sampler, "stacked", None) is not None:
             self.stacked = self._stacked
 
@@ -490,6 +522,7 @@ def check(
     reproduce: str = "",
     max_calls: int = DEFAULT_MAX_CALLS,
     progress: Observer | None = None,
+    dtype: str | None = None,
 ) -> Report:
     """Does ``sampler`` draw from ``claim`` at every shape hypothesis draws?
 
@@ -498,10 +531,13 @@ def check(
     shrunk to a minimal one. ``reproduce`` is a command with a ``{shape}`` placeholder.
     ``progress`` is told when each shape starts and ends (see :class:`verify.explore.Observer`;
     the command line's is :class:`verify.check_progress.CheckProgress`).
-    A broken contract raises :class:`TargetError`.
+    A broken contract raises :class:`TargetError`. ``dtype`` is the dtype the sampler draws
+    (default: its ``dtype``, else float32), which decides the law tested
+    (:func:`check_shape`).
     """
     from verify.strategies import weight_shapes
 
+    dtype = dtype or getattr(sampler, "dtype", "float32")
     layout = claim_layout(claim) or "oihw"
     strategy = shapes if shapes is not None else weight_shapes(layout=layout, max_numel=2**20)
     timed = _Timed(sampler)
@@ -518,7 +554,7 @@ def check(
         if key not in done:
             try:
                 done[key] = shape_results(timed, claim, tuple(shape), seed=case_seed,
-                                          policy=policy, max_calls=max_calls)
+                                          policy=policy, max_calls=max_calls, dtype=dtype)
             except TargetError as error:
                 errors.append(error)
                 raise

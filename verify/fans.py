@@ -9,10 +9,16 @@ layout  axis order             used by
 oihw    out, in, *kernel       PyTorch ``nn.Linear`` / ``nn.ConvNd``
 hwio    *kernel, in, out       JAX, Flax, Keras, TensorFlow
 ohwi    out, *kernel, in       MLX
+paddle  2-D: in, out;          PaddlePaddle: ``nn.Linear`` stores ``(in,
+        else out, in, *kernel  out)``, ``nn.ConvNd`` ``(out, in, *kernel)``
 ======  =====================  ==========================================
 
 For a dense weight (2-D) the kernel is empty: ``oihw`` and ``ohwi`` are
-``(out, in)``, ``hwio`` is ``(in, out)``.
+``(out, in)``, ``hwio`` and ``paddle`` are ``(in, out)``. ``paddle`` is how Paddle's own
+fan helper reads a stored shape (``Initializer._compute_fans`` in
+``paddle/nn/initializer/initializer.py``: ``fan_in = shape[0]`` for 2-D, ``shape[1] *
+prod(shape[2:])`` otherwise), so a Paddle initializer is checked in the layout of the
+tensors it is given.
 
 The fans follow the textbook (CLAIMS.md, notation): ``fan_in`` is the number of
 inputs that feed one output unit and ``fan_out`` the number of outputs one input
@@ -34,8 +40,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
-Layout = Literal["oihw", "hwio", "ohwi"]
-LAYOUTS: tuple[Layout, ...] = ("oihw", "hwio", "ohwi")
+Layout = Literal["oihw", "hwio", "ohwi", "paddle"]
+LAYOUTS: tuple[Layout, ...] = ("oihw", "hwio", "ohwi", "paddle")
 
 MIN_DIMS = 2
 MAX_DIMS = 5
@@ -73,11 +79,24 @@ def channel_axes(ndim: int, layout: Layout) -> tuple[int, int, tuple[int, ...]]:
             "fans are undefined for a bias or a scalar"
         )
     kernel = tuple(range(ndim - 2))
+    if layout == "paddle":
+        layout = "hwio" if ndim == 2 else "oihw"
     if layout == "oihw":
         return 0, 1, tuple(a + 2 for a in kernel)
     if layout == "hwio":
         return ndim - 1, ndim - 2, kernel
     return 0, ndim - 1, tuple(a + 1 for a in kernel)  # ohwi
+
+
+def arrange(out_channels: int, in_channels: int, kernel: tuple[int, ...] | list[int],
+            layout: Layout) -> tuple[int, ...]:
+    """The shape of a weight with these channels and kernel, stored in ``layout``."""
+    shape = [0] * (len(kernel) + 2)
+    out_axis, in_axis, kernel_axes = channel_axes(len(shape), layout)
+    shape[out_axis], shape[in_axis] = int(out_channels), int(in_channels)
+    for axis, size in zip(kernel_axes, kernel, strict=True):
+        shape[axis] = int(size)
+    return tuple(shape)
 
 
 def compute_fans(

@@ -33,7 +33,7 @@ from scipy import stats as scipy_stats
 from verify import stats
 from verify.adapters import ContractError
 from verify.conformance import Sampler, TargetError, validate_output
-from verify.fans import Layout, channel_axes
+from verify.fans import Layout, arrange, channel_axes
 
 SAMPLES_PER_SHAPE = 2**17
 RELATIVE_TOLERANCE = 0.01
@@ -93,11 +93,7 @@ exchanged, so it shows up as the mode (fan_out instead of fan_in), not as a read
 
 
 def build_shape(out: int, inp: int, spatial: Sequence[int], layout: Layout) -> tuple[int, ...]:
-    if layout == "oihw":
-        return (out, inp, *spatial)
-    if layout == "hwio":
-        return (*spatial, inp, out)
-    return (out, *spatial, inp)
+    return arrange(out, inp, tuple(spatial), layout)
 
 
 def design(rank: int, layout: Layout) -> list[tuple[int, ...]]:

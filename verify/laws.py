@@ -4,10 +4,12 @@
   in a distribution; the law depends on the shape through the fans.
 * :class:`FixedLaw`: a law that does not depend on the shape, e.g. ``N(0, 0.05^2)``
   or ``U(0, 1)`` (``torch.nn.init.normal_``, ``keras.initializers.RandomUniform``).
+* :class:`ShapeLaw`: a law that depends on the shape other than through the fans, e.g.
+  ``U(-1/sqrt(numel), 1/sqrt(numel))`` (tinygrad's ``Tensor.scaled_uniform``).
 * :class:`Orthogonal`: a (scaled) orthogonal matrix after flattening.
 * :class:`Exact`: a deterministic tensor (zeros, ones, a constant, the identity).
 
-A *statistical* claim (the first two) provides ``law(shape)``, ``cdf(shape)`` and
+A *statistical* claim (the first three) provides ``law(shape)``, ``cdf(shape)`` and
 ``gaussian``; the battery of :mod:`verify.conformance` tests it.
 """
 
@@ -38,6 +40,26 @@ class FixedLaw:
 
     def cdf(self, shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
         return self.distribution.cdf
+
+    def describe(self) -> str:
+        return self.label
+
+
+@dataclass(frozen=True, eq=False)
+class ShapeLaw:
+    """A law that depends on the shape, but not through the fans a scheme divides by:
+    ``law_of(shape)`` gives the ``scipy.stats`` frozen law at ``shape``, ``label`` states
+    the rule in words (``U(-1/sqrt(numel), 1/sqrt(numel))``)."""
+
+    law_of: Callable[[tuple[int, ...]], stats.rv_continuous] = field(repr=False)
+    label: str
+    gaussian: bool = False
+
+    def law(self, shape: tuple[int, ...]) -> stats.rv_continuous:
+        return self.law_of(tuple(int(d) for d in shape))
+
+    def cdf(self, shape: tuple[int, ...]) -> Callable[[np.ndarray], np.ndarray]:
+        return self.law(shape).cdf
 
     def describe(self) -> str:
         return self.label
@@ -95,12 +117,12 @@ def constant(value: float) -> Exact:
     return Exact(lambda shape: np.full(shape, value, dtype=np.float64), f"constant {value:g}")
 
 
-Claim = InitSpec | FixedLaw | Orthogonal | Exact
-StatisticalClaim = InitSpec | FixedLaw
+Claim = InitSpec | FixedLaw | ShapeLaw | Orthogonal | Exact
+StatisticalClaim = InitSpec | FixedLaw | ShapeLaw
 
 
 def is_statistical(claim: Claim) -> bool:
-    return isinstance(claim, InitSpec | FixedLaw)
+    return isinstance(claim, InitSpec | FixedLaw | ShapeLaw)
 
 
 def claim_cdf(claim: StatisticalClaim, shape: tuple[int, ...]):

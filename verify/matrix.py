@@ -16,8 +16,9 @@ import signal
 import threading
 import time
 
-from verify.adapters import ContractError, LibraryMissing, Target
+from verify.adapters import ContractError, DtypeUnsupported, LibraryMissing, Target
 from verify.conformance import DEFAULT_MAX_CALLS, TargetError, check
+from verify.precision import is_complex
 from verify.stats import Verdict
 
 
@@ -83,27 +84,35 @@ def fingerprint_entry(entry, target, seed: int, timeout: float, layout=None):
 
 
 def conformance_row(entry, *, seed: int, examples: int, timeout: float,
-                    fingerprint: bool = True, progress=None) -> dict:
-    """Check one catalog entry against its documented claim; fingerprint it if it fails.
+                    fingerprint: bool = True, progress=None, dtype: str = "float32") -> dict:
+    """Check one catalog entry, asked for ``dtype``, against its documented claim;
+    fingerprint it if it fails. A dtype the initializer refuses is the verdict
+    ``not supported``, with the library's reason.
 
     ``progress(text)`` is told when the fingerprint starts (it takes seconds)."""
     start = time.perf_counter()
-    row = {"target": entry.name, "library": entry.library, "kind": entry.kind,
+    backend = getattr(entry, "backend", "")
+    row = {"target": entry.name, "library": entry.library,
+           **({"backend": backend} if backend else {}), "dtype": dtype, "kind": entry.kind,
            "claim": entry.claim.describe(), "documented": entry.documented,
            "convention": entry.convention,
            "claimed_distribution": getattr(entry.claim, "dist", None)}
     try:
-        target = entry.build()
+        target = entry.target(dtype) if hasattr(entry, "target") else entry.build()
         report = check(with_timeout(target, timeout), entry.claim,
                        shapes=entry.shapes() if entry.shapes else None, seed=seed,
                        max_examples=examples, name=entry.name,
                        reproduce=f"python -m verify check {shlex.quote(entry.name)} "
-                       f"--shape {{shape}} --seed {seed}", max_calls=entry.max_calls)
+                       + (f"--backend {backend} " if backend else "")
+                       + (f"--dtype {dtype} " if dtype != "float32" else "")
+                       + f"--shape {{shape}} --seed {seed}", max_calls=entry.max_calls)
         row.update(verdict=report.verdict.value, counterexample=report.counterexample,
                    shapes_tested=len(report.shapes_tested),
                    checks=report.exploration.checks_run,
                    generation_seconds=round(report.generation_seconds, 2))
-        if report.verdict is not Verdict.PASS and fingerprint and hasattr(entry.claim, "law"):
+        # the fingerprint fits real laws: not a complex dtype's
+        if report.verdict is not Verdict.PASS and fingerprint and hasattr(entry.claim, "law") \
+                and not is_complex(dtype):
             if progress is not None:
                 progress("fingerprinting")
             found = fingerprint_entry(entry, target, seed, timeout)
@@ -112,6 +121,8 @@ def conformance_row(entry, *, seed: int, examples: int, timeout: float,
                 for shape in printed["shapes"]:
                     shape["claimed_variance"] = float(entry.claim.variance(tuple(shape["shape"])))
             row["fingerprint"] = {**printed, "explanation": found.explain(entry.claim)}
+    except DtypeUnsupported as error:
+        row.update(verdict="not supported", reason=str(error), counterexample=None)
     except (TargetError, ContractError, LibraryMissing) as error:
         row.update(verdict="error", error=str(error), counterexample=None)
     row["seconds"] = round(time.perf_counter() - start, 2)
@@ -120,5 +131,19 @@ def conformance_row(entry, *, seed: int, examples: int, timeout: float,
 
 def skipped_rows(skipped: dict[str, str]) -> list[dict]:
     """Rows for the libraries that are not installed."""
-    return [{"target": f"{library}:*", "library": library, "verdict": "skipped",
-             "reason": reason} for library, reason in skipped.items()]
+    rows = []
+    for library, reason in skipped.items():
+        name, _, backend = library.partition("[")  # keras[torch]: one backend of Keras
+        rows.append({"target": f"{name}:*", "library": name,
+                     **({"backend": backend.rstrip("]")} if backend else {}),
+                     "verdict": "skipped", "reason": reason})
+    return rows
+
+
+def label(row: dict) -> str:
+    """A row's target, with its Keras backend and its dtype where it has them
+    (``keras:GlorotUniform [torch, bfloat16]``; float32 is not named): the key of a row
+    among several backends and dtypes."""
+    extra = [part for part in (row.get("backend"), row.get("dtype")) if part
+             and part != "float32"]
+    return f"{row['target']} [{', '.join(extra)}]" if extra else row["target"]

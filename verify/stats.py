@@ -689,7 +689,15 @@ def support_test(samples: np.ndarray | Sample, law, *,
         )
     # P(max <= observed) and P(min >= observed), on the support (float rounding).
     u_max = math.exp(n * float(law.logcdf(min(largest, high))))
-    u_min = math.exp(n * float(law.logsf(max(smallest, low))))
+    # P(min >= observed): a law with atoms (rounded values) counts the observed value's own
+    u_min = math.exp(n * float(getattr(law, "logsf_inclusive", law.logsf)(max(smallest, low))))
+    # a low-precision law: an extreme one value inside a finite bound reaches it
+    # (verify.precision.RoundedLaw.reached)
+    reach_low, reach_high = law.reached() if hasattr(law, "reached") else (low, high)
+    if math.isfinite(high) and largest >= reach_high:
+        u_max = 1.0
+    if math.isfinite(low) and smallest <= reach_low:
+        u_min = 1.0
     # A bounded side can only be "not reached"; an unbounded side can also overshoot.
     p_max = u_max if math.isfinite(high) else _two_sided(u_max, 1 - u_max)
     p_min = u_min if math.isfinite(low) else _two_sided(u_min, 1 - u_min)
@@ -710,8 +718,14 @@ def _dkw(n: int, probability: float) -> float:
 def shape_test(
     samples: np.ndarray | Sample, cdf: Callable[[np.ndarray], np.ndarray], *,
     policy: Policy = DEFAULT_POLICY,
+    cdf_before: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> CheckResult:
     """Kolmogorov-Smirnov test against the fully specified, continuous claimed CDF.
+
+    For a law with atoms (values rounded to a low-precision dtype,
+    :class:`verify.precision.RoundedLaw`), ``cdf_before(x) = P(X < x)``: the statistic
+    then compares ``F_n(x-)`` with it, and ``F_n(x)`` with ``cdf(x)``, so that an atom is
+    not counted as a gap; the ``kstwo`` p-value of a discrete null is conservative.
 
     Up to :data:`EXACT_KS_MAX` samples, the exact statistic ``D = sup |F_n - F|``
     (one sort). Above, no sort: ``D`` is taken over the :class:`Sample`'s grid of
@@ -735,11 +749,13 @@ def shape_test(
         x = np.sort(sample.array.reshape(-1).astype(np.float64))
         probabilities = np.asarray(cdf(x), dtype=np.float64)
         above = np.arange(1, n + 1, dtype=np.float64) / n - probabilities
-        below = probabilities - np.arange(0, n, dtype=np.float64) / n
+        before = probabilities if cdf_before is None \
+            else np.asarray(cdf_before(x), dtype=np.float64)
+        below = before - np.arange(0, n, dtype=np.float64) / n
         distance = float(max(above.max(), below.max()))
         detail = "Kolmogorov-Smirnov, exact CDF"
     else:
-        probabilities = np.asarray(cdf(sample.edges), dtype=np.float64)
+        probabilities = np.asarray((cdf_before or cdf)(sample.edges), dtype=np.float64)
         empirical = np.cumsum(sample.counts[:-1]) / n  # F_n(e_j-), j = 0..GRID
         distance = float(np.max(np.abs(empirical - probabilities)))
         cell = float(max(probabilities[0], np.max(np.diff(probabilities)),

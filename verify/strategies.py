@@ -21,7 +21,7 @@ import math
 from hypothesis import strategies as st
 
 from verify.distributions import INIT_FAMILIES, ZERO_MEAN_FAMILIES, Family, student_t
-from verify.fans import LAYOUTS, MAX_DIMS, MIN_DIMS, Layout
+from verify.fans import LAYOUTS, MAX_DIMS, MIN_DIMS, Layout, arrange
 from verify.schemes import MODES, SCHEMES, InitSpec
 
 __all__ = [
@@ -96,13 +96,7 @@ def weight_shapes(
     out_channels = draw(fans(1, out_cap), label="out_channels")
     in_cap = max(1, min(max_channels, max_numel // (receptive_field * out_channels)))
     in_channels = draw(fans(1, in_cap), label="in_channels")
-    if layout == "oihw":
-        return (out_channels, in_channels, *kernel)
-    if layout == "hwio":
-        return (*kernel, in_channels, out_channels)
-    if layout == "ohwi":
-        return (out_channels, *kernel, in_channels)
-    raise ValueError(f"unknown layout {layout!r}: use one of {', '.join(LAYOUTS)}")
+    return arrange(out_channels, in_channels, kernel, layout)
 
 
 def schemes() -> st.SearchStrategy[str]:

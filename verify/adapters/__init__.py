@@ -59,6 +59,9 @@ class Target:
     layout: Layout = "oihw"
     reproduce: str = ""
     stacked: StackedSampler | None = None
+    dtype: str = "float32"
+    """The dtype the initializer is asked for (:mod:`verify.precision`). ``sample`` returns
+    its values exactly: ``bfloat16`` widened to ``float32``, the others as they are."""
 
     def __call__(self, shape: tuple[int, ...], seed: int) -> np.ndarray:
         return self.sample(shape, seed)
@@ -81,3 +84,31 @@ def require(module: str, library: str | None = None):
 def seed32(seed: int) -> int:
     """A seed folded to 32 bits, for libraries whose seeds are 32-bit."""
     return int(np.random.SeedSequence(seed).generate_state(1)[0])
+
+
+def refuse_dtype(dtype: str, supported: tuple[str, ...], what: str) -> None:
+    """Raise :class:`DtypeUnsupported` unless ``dtype`` is one of ``supported``."""
+    if dtype not in supported:
+        raise DtypeUnsupported(f"{what} is not checked in {dtype}: it takes "
+                               f"{', '.join(supported)}")
+
+
+class DtypeUnsupported(Exception):
+    """The initializer (or this adapter) does not take the dtype asked for: a result of
+    "not supported", not a failure."""
+
+
+def refused(dtype: str, what: str, error: Exception) -> Exception:
+    """What an initializer's exception at a dtype other than float32 becomes: it works in
+    float32, so at ``dtype`` the exception is the library refusing the dtype
+    (:class:`DtypeUnsupported`); in float32 it stays what it is."""
+    if dtype == "float32":
+        return error
+    return DtypeUnsupported(f"{what} refuses {dtype}: {type(error).__name__}: "
+                            f"{str(error).splitlines()[0] if str(error) else ''}")
+
+
+def widened(array: np.ndarray) -> np.ndarray:
+    """``array`` with a ``bfloat16`` dtype (ml_dtypes) widened to float32, exactly; any
+    other dtype as it is."""
+    return array.astype(np.float32) if array.dtype.name == "bfloat16" else array

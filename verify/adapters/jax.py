@@ -33,9 +33,19 @@ from hypothesis import strategies as st
 
 from verify import laws
 from verify import strategies as vst
-from verify.adapters import ContractError, Target, require, seed32
+from verify.adapters import (
+    ContractError,
+    DtypeUnsupported,
+    Target,
+    refused,
+    require,
+    seed32,
+    widened,
+)
 from verify.catalog import Entry
 from verify.fans import Layout
+from verify.laws import Orthogonal
+from verify.precision import DTYPES, FLOAT_DTYPES
 from verify.schemes import InitSpec
 
 DOCS = "https://docs.jax.dev/en/latest/_autosummary/jax.nn.initializers.{}.html"
@@ -43,19 +53,29 @@ DOCS = "https://docs.jax.dev/en/latest/_autosummary/jax.nn.initializers.{}.html"
 MAX_COMPILED = 512
 """Jitted draws kept (one per initializer and shape), shared by every target."""
 
+def jax_dtype(dtype: str):
+    """The JAX dtype named ``dtype``; :class:`DtypeUnsupported` for the 64-bit ones unless
+    ``jax_enable_x64`` is on (without it JAX hands back 32 bits for them)."""
+    jax = require("jax")
+    if dtype in ("float64", "complex128") and not jax.config.read("jax_enable_x64"):
+        raise DtypeUnsupported(f"JAX runs without jax_enable_x64 here: asked for {dtype} it "
+                               "returns 32 bits (set JAX_ENABLE_X64=1 to check it)")
+    return getattr(jax.numpy, dtype)
+
+
 @lru_cache(maxsize=MAX_COMPILED)
 def _compiled(builder: Callable, arguments: tuple, keywords: tuple, factory: bool,
-              batch: int, shape: tuple[int, ...]):
-    """``seed -> init(jax.random.key(seed), shape, float32)``, jitted; ``init`` is
+              batch: int, shape: tuple[int, ...], dtype: str = "float32"):
+    """``seed -> init(jax.random.key(seed), shape, dtype)``, jitted; ``init`` is
     ``builder(*arguments, **keywords)`` (``factory``) or ``builder`` itself. Keyed by the
     builder object, so aliases (``xavier_normal is glorot_normal``) share one compile."""
     jax = require("jax")
-    jnp = require("jax.numpy", "jax")
     init = builder(*arguments, **dict(keywords)) if factory else builder
     full = (batch, *shape) if batch else shape
+    kind = jax_dtype(dtype)
 
     def draw(seed):
-        values = init(jax.random.key(seed), full, jnp.float32)
+        values = init(jax.random.key(seed), full, kind)
         return values[0] if batch else values
 
     return jax.jit(draw)
@@ -63,7 +83,8 @@ def _compiled(builder: Callable, arguments: tuple, keywords: tuple, factory: boo
 
 def compiled_target(name: str, builder: Callable, call: str, arguments: tuple = (),
                     keywords: dict | None = None, *, factory: bool = True,
-                    layout: Layout = "hwio", batch: int = 0, stacked: bool = False) -> Target:
+                    layout: Layout = "hwio", batch: int = 0, stacked: bool = False,
+                    dtype: str = "float32") -> Target:
     """The initializer ``builder(*arguments, **keywords)`` (or ``builder`` itself, without
     ``factory``) as a target: ``init(jax.random.key(seed32(seed)), shape, float32)``,
     jitted per shape.
@@ -75,15 +96,19 @@ def compiled_target(name: str, builder: Callable, call: str, arguments: tuple = 
     """
     require("jax")
     frozen = tuple(sorted((keywords or {}).items()))
+    kind = jax_dtype(dtype)
 
     def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
         shape = tuple(int(d) for d in shape)
-        draw = _compiled(builder, tuple(arguments), frozen, factory, batch, shape)
-        values = np.asarray(draw(np.uint32(seed32(seed))))
-        if values.shape != shape or values.dtype != np.float32:
+        try:
+            draw = _compiled(builder, tuple(arguments), frozen, factory, batch, shape, dtype)
+            values = np.asarray(draw(np.uint32(seed32(seed))))
+        except Exception as error:
+            raise refused(dtype, name, error) from None
+        if values.shape != shape or values.dtype != np.dtype(kind):
             raise ContractError("shape", f"{name} returned {values.dtype}{list(values.shape)} "
-                                f"for a float32 tensor of shape {shape}")
-        return values
+                                f"for a {dtype} tensor of shape {shape}")
+        return widened(values)
 
     def stacked_draw(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
         # eager, not jitted: each (count, shape) is drawn about once, where a compile
@@ -91,15 +116,19 @@ def compiled_target(name: str, builder: Callable, call: str, arguments: tuple = 
         jax = require("jax")
         init = builder(*arguments, **dict(frozen)) if factory else builder
         full = (int(count), *(int(d) for d in shape))
-        return np.asarray(init(jax.random.key(seed32(seed)), full, jax.numpy.float32))
+        try:
+            return widened(np.asarray(init(jax.random.key(seed32(seed)), full, kind)))
+        except Exception as error:
+            raise refused(dtype, name, error) from None
 
     full = "(" + str(batch) + ",) + shape" if batch else "shape"
     pick = "[0]" if batch else ""
     reproduce = ("import jax, jax.numpy as jnp; from verify.adapters import seed32; "
                  f"shape = {{shape}}; {call}(jax.random.key(seed32({{seed}})), {full}, "
-                 f"jnp.float32){pick}")
-    return Target(name, "jax", sample, layout, reproduce,
-                  stacked=stacked_draw if stacked else None)
+                 f"jnp.{dtype}){pick}")
+    label = name if dtype == "float32" else f"{name} [{dtype}]"
+    return Target(label, "jax", sample, layout, reproduce,
+                  stacked=stacked_draw if stacked else None, dtype=dtype)
 
 
 def _orthogonal_shapes(max_numel: int = 2**14):
@@ -120,6 +149,18 @@ def _delta_orthogonal_shapes():
     return shapes()
 
 
+def _dtypes(claim) -> tuple[str, ...]:
+    """The dtypes a ``jax.nn.initializers`` builder is checked in: the float dtypes, and
+    the complex ones for laws centred at 0 (``variance_scaling`` documents complex dtypes);
+    float32 and float64 for orthogonality, whose tolerance is float32's."""
+    if isinstance(claim, Orthogonal):
+        return ("float32", "float64")
+    law = getattr(claim, "law", None)
+    if law is None or float(law((4, 4)).mean()) != 0.0:
+        return FLOAT_DTYPES
+    return DTYPES
+
+
 def entries() -> list[Entry]:
     jax = require("jax")
     init = jax.nn.initializers
@@ -134,10 +175,12 @@ def entries() -> list[Entry]:
         label = f"jax:{name}" + (f"({arguments})" if arguments else "")
         page = DOCS.format(alias_of or name)
         alias = f"alias of {alias_of}; " if alias_of else ""
-        return Entry(label, "jax",
-                     lambda: compiled_target(label, getattr(init, name), call, args, kwargs,
-                                             layout=layout, batch=batch, stacked=stacked),
-                     claim, f"{alias}{documented} ({page})", shapes=shapes)
+        def build(dtype: str = "float32") -> Target:
+            return compiled_target(label, getattr(init, name), call, args, kwargs,
+                                   layout=layout, batch=batch, stacked=stacked, dtype=dtype)
+
+        return Entry(label, "jax", build, claim, f"{alias}{documented} ({page})",
+                     shapes=shapes, dtypes=_dtypes(claim), build_dtype=build)
 
     def constant_function(name: str, claim, documented: str) -> Entry:
         """``zeros``/``ones``: initializers themselves, not builders."""

@@ -26,8 +26,9 @@ from hypothesis import strategies as st
 
 from verify import laws
 from verify import strategies as vst
-from verify.adapters import ContractError, StackedSampler, Target, require
+from verify.adapters import ContractError, StackedSampler, Target, refused, require
 from verify.catalog import Entry
+from verify.precision import DTYPES, FLOAT_DTYPES
 from verify.schemes import InitSpec
 
 DOCS = "https://pytorch.org/docs/stable/nn.init.html"
@@ -36,12 +37,15 @@ LAYER_MAX_CALLS = 2000  # a layer's init costs tens of microseconds more than a 
 LAYER_DOCS = "https://pytorch.org/docs/stable/generated/torch.nn.{}.html"
 
 
-def in_place(function: Callable, name: str, **kwargs) -> Target:
-    """A ``torch.nn.init``-style function ``fn(tensor, **kwargs)`` that fills ``tensor``."""
+def in_place(function: Callable, name: str, dtype: str = "float32", **kwargs) -> Target:
+    """A ``torch.nn.init``-style function ``fn(tensor, **kwargs)`` that fills ``tensor``, a
+    tensor of ``dtype`` (any of :data:`verify.precision.DTYPES`)."""
     torch = require("torch")
     takes_generator = "generator" in inspect.signature(function).parameters
     default_generator = torch.default_generator
     generator = torch.Generator()  # reseeded per call: half the cost of a new one
+    kind = getattr(torch, dtype)
+    unfilled = torch.finfo(kind).max if kind.is_floating_point else UNFILLED
 
     verified: dict[tuple[int, ...], int] = {}  # shape -> calls that filled every entry
 
@@ -51,41 +55,57 @@ def in_place(function: Callable, name: str, **kwargs) -> Target:
         # Once two calls at a shape have filled every entry, the sentinel (a fill and a
         # comparison, which cost as much as a fast initializer) is left out at it.
         sentinel = verified.get(shape, 0) < 2
-        tensor = (torch.full(shape, UNFILLED, dtype=torch.float32) if sentinel
-                  else torch.empty(shape, dtype=torch.float32))
-        if takes_generator:
-            returned = function(tensor, generator=generator.manual_seed(seed), **kwargs)
-        else:
-            # the default CPU generator directly: torch.manual_seed also records a stack
-            # trace for lazy CUDA seeding, 0.3 to 1.2 ms a call, more than a small fill
-            default_generator.manual_seed(seed)
-            returned = function(tensor, **kwargs)
+        tensor = (torch.full(shape, unfilled, dtype=kind) if sentinel
+                  else torch.empty(shape, dtype=kind))
+        try:
+            if takes_generator:
+                returned = function(tensor, generator=generator.manual_seed(seed), **kwargs)
+            else:
+                # the default CPU generator directly: torch.manual_seed also records a stack
+                # trace for lazy CUDA seeding, 0.3 to 1.2 ms a call, more than a small fill
+                default_generator.manual_seed(seed)
+                returned = function(tensor, **kwargs)
+        except Exception as error:
+            raise refused(dtype, name, error) from None
         if returned is not None and returned is not tensor:
             raise ContractError("in-place", f"{name} returned a new tensor instead of filling "
                                 "the one it was given")
         if sentinel:
-            if (tensor == UNFILLED).any():
+            if (tensor == unfilled).any():
                 raise ContractError("in-place", f"{name} left entries of its tensor unfilled "
                                     f"(shape {shape})")
             verified[shape] = verified.get(shape, 0) + 1
-        return tensor.numpy()
+        return _numpy(tensor)
 
     arguments = "".join(f", {k}={v!r}" for k, v in kwargs.items())
-    return Target(name, "torch", sample, "oihw",
-                  f"w = torch.empty({{shape}}); {name}(w{arguments}, "
-                  f"generator=torch.Generator().manual_seed({{seed}}))")
+    made = "" if dtype == "float32" else f", dtype=torch.{dtype}"
+    return Target(name + ("" if dtype == "float32" else f" [{dtype}]"), "torch", sample,
+                  "oihw", f"w = torch.empty({{shape}}{made}); {name}(w{arguments}, "
+                  f"generator=torch.Generator().manual_seed({{seed}}))", dtype=dtype)
 
 
-def stacked_fill(function: Callable, **kwargs) -> StackedSampler:
+def _numpy(tensor) -> np.ndarray:
+    """The tensor's values, exactly: bfloat16 (which NumPy lacks) widened to float32."""
+    torch = require("torch")
+    if tensor.dtype == torch.bfloat16:
+        return tensor.float().numpy()
+    return tensor.numpy()
+
+
+def stacked_fill(function: Callable, dtype: str = "float32", **kwargs) -> StackedSampler:
     """``stacked(shape, count, seed)``: ``function`` filling one ``(count, *shape)`` tensor,
     for functions whose law does not depend on the shape (see :class:`Target`)."""
     torch = require("torch")
     generator = torch.Generator()
+    kind = getattr(torch, dtype)
 
     def stacked(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
-        tensor = torch.empty((int(count), *shape), dtype=torch.float32)
-        function(tensor, generator=generator.manual_seed(seed), **kwargs)
-        return tensor.numpy()
+        tensor = torch.empty((int(count), *shape), dtype=kind)
+        try:
+            function(tensor, generator=generator.manual_seed(seed), **kwargs)
+        except Exception as error:
+            raise refused(dtype, "a stacked fill", error) from None
+        return _numpy(tensor)
 
     return stacked
 
@@ -155,15 +175,16 @@ def entries() -> list[Entry]:
         """``stacked``: a flat fill, whose law does not depend on the shape."""
         label = f"torch:{name}" + "".join(f"({k}={v!r})" for k, v in kwargs.items())
 
-        def build() -> Target:
-            target = in_place(getattr(init, name), f"torch.nn.init.{name}", **kwargs)
+        def build(dtype: str = "float32") -> Target:
+            target = in_place(getattr(init, name), f"torch.nn.init.{name}", dtype, **kwargs)
             if not stacked:
                 return target
-            return dataclasses.replace(target,
-                                       stacked=stacked_fill(getattr(init, name), **kwargs))
+            return dataclasses.replace(
+                target, stacked=stacked_fill(getattr(init, name), dtype, **kwargs))
 
         return Entry(label, "torch", build, claim,
-                     f"{documented} ({DOCS}#torch.nn.init.{name})", shapes=shapes)
+                     f"{documented} ({DOCS}#torch.nn.init.{name})", shapes=shapes,
+                     dtypes=_dtypes(claim), build_dtype=build)
 
     def module(kind: str, claim: InitSpec, documented: str, shapes, *, groups: int = 1,
                convention: str = "") -> Entry:
@@ -229,6 +250,21 @@ def entries() -> list[Entry]:
                    "as for ConvTranspose2d: k is documented from C_out")),
     ]
     return found
+
+
+def _dtypes(claim) -> tuple[str, ...]:
+    """The dtypes a ``torch.nn.init`` function is checked in: every dtype a tensor has for
+    a law (complex included: ``normal_`` and the fan-scaled normals draw complex normals);
+    the float dtypes for exact values; float32 and float64 for orthogonality, whose
+    tolerance is float32's. Complex dtypes only for laws centred at 0: a documented
+    ``U(0, 1)`` says nothing of a complex value's law."""
+    if isinstance(claim, laws.Orthogonal):
+        return ("float32", "float64")
+    if isinstance(claim, laws.Exact):
+        return FLOAT_DTYPES
+    if float(claim.law((4, 4)).mean()) != 0.0:  # U(0, 1): no law of a complex value stated
+        return FLOAT_DTYPES
+    return DTYPES
 
 
 def _dirac(shape: tuple[int, ...]) -> np.ndarray:

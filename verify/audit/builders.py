@@ -1,31 +1,39 @@
 """Model builders: resolve an audit ``TARGET`` and build it, seeded, under a time limit.
 
-======= ============================================== ==================================
-api     builder                                        seeding before each build
-======= ============================================== ==================================
-torch   ``fn(**kwargs) -> torch.nn.Module``            the default CPU generator
-keras   ``fn(**kwargs) -> keras.Model or Layer``,      ``keras.utils.set_random_seed``
-        already built
-nnx     ``fn(rngs, **kwargs) -> flax.nnx.Module``      the ``nnx.Rngs(seed)`` it is given
-linen   ``fn(**kwargs) -> (module, *example_inputs)``  ``module.init(PRNGKey(seed), ...)``
-mlx     ``fn(**kwargs) -> mlx.nn.Module``              ``mx.random.seed``
-equinox ``fn(key, **kwargs) -> equinox.Module``        the ``jax.random.key(seed)`` it is
-        (or ``(module, state)``)                       given
-haiku   ``fn(**kwargs) -> (forward_fn,                 ``hk.transform_with_state(forward_fn)
-        *example_inputs)``                             .init(jax.random.key(seed), ...)``
-arrays  ``fn(seed, **kwargs) -> Mapping[str, array]``  the seed it is given
-======= ============================================== ==================================
+======== ============================================== ==================================
+api      builder                                        seeding before each build
+======== ============================================== ==================================
+torch    ``fn(**kwargs) -> torch.nn.Module``            the default CPU generator
+keras    ``fn(**kwargs) -> keras.Model or Layer``,      ``keras.utils.set_random_seed``
+         already built
+nnx      ``fn(rngs, **kwargs) -> flax.nnx.Module``      the ``nnx.Rngs(seed)`` it is given
+linen    ``fn(**kwargs) -> (module, *example_inputs)``  ``module.init(PRNGKey(seed), ...)``
+mlx      ``fn(**kwargs) -> mlx.nn.Module``              ``mx.random.seed``
+paddle   ``fn(**kwargs) -> paddle.nn.Layer``            ``paddle.seed`` (Paddle's global
+                                                        generators; 6 us a call)
+tinygrad ``fn(**kwargs) -> object`` holding tinygrad    ``Tensor.manual_seed``, tensors
+         tensors: a layer, or attributes, lists and     made on the CPU device
+         dicts of layers and tensors                    (``DEV=CPU``), then realized
+arrays   ``fn(seed, **kwargs) -> Mapping[str, array]``  the seed it is given
+tf_keras ``fn(**kwargs) -> tf_keras.Model or Layer``,   ``tf_keras.utils.set_random_seed``
+         already built
+equinox  ``fn(key, **kwargs) -> equinox.Module``        the ``jax.random.key(seed)`` it is
+         (or ``(module, state)``)                       given
+haiku    ``fn(**kwargs) -> (forward_fn,                 ``hk.transform_with_state(forward_fn)
+         *example_inputs)``                             .init(jax.random.key(seed), ...)``
+======== ============================================== ==================================
 
-The JAX keys are ``jax.random.key(seed32(seed))``. A Haiku builder returns the function
-to transform, not the transformed pair: the build is ``(forward_fn, params, state,
-*example_inputs)``, and the walker traces one ``apply`` to name each module's layer type.
-``transform_with_state`` draws the same parameters as ``hk.transform`` for the same key,
-and also takes the state of ``BatchNorm`` and the other stateful modules.
+The JAX keys of equinox and haiku are ``jax.random.key(seed32(seed))``. A Haiku builder
+returns the function to transform, not the transformed pair: the build is ``(forward_fn,
+params, state, *example_inputs)``, and the walker traces one ``apply`` to name each
+module's layer type. ``transform_with_state`` draws the same parameters as ``hk.transform``
+for the same key, and also takes the state of ``BatchNorm`` and the other stateful modules.
 
 Catalog names: ``transformers:<ModelClass>`` (:mod:`verify.audit.hf`) and the layers of
 the registry, ``torch:nn.MultiheadAttention``, ``keras:layers.Dense``, ``nnx:Linear``,
-``linen:Dense``, ``mlx:nn.Linear``, ``equinox:nn.Linear``, ``haiku:Linear``, with
-``--kwargs`` as the constructor's arguments.
+``linen:Dense``, ``mlx:nn.Linear``, ``paddle:nn.Linear``, ``tinygrad:nn.Linear``,
+``tf_keras:layers.Dense``, ``equinox:nn.Linear``, ``haiku:Linear``, with ``--kwargs`` as
+the constructor's arguments.
 """
 
 from __future__ import annotations
@@ -42,9 +50,11 @@ import numpy as np
 
 from verify.adapters import require, seed32
 
-BUILDER_APIS = ("torch", "keras", "nnx", "linen", "mlx", "equinox", "haiku", "arrays")
+BUILDER_APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "tinygrad", "arrays",
+                "tf_keras", "equinox", "haiku")
 LAYER_PREFIXES = {"torch": "torch", "keras": "keras", "nnx": "nnx", "linen": "linen",
-                  "mlx": "mlx", "equinox": "equinox", "haiku": "haiku"}
+                  "mlx": "mlx", "paddle": "paddle", "tinygrad": "tinygrad",
+                  "tf_keras": "tf_keras", "equinox": "equinox", "haiku": "haiku"}
 MAX_PARAMETERS = 50_000_000
 """The cap on the entries of one build (all tensors): larger models take minutes per
 build and gigabytes per pooled sample. Audit them at a smaller config."""
@@ -155,6 +165,23 @@ def seeded(api: str, function: Callable, kwargs: Mapping[str, Any]) -> Callable[
             model = function(**kwargs)
             mx.eval(model.parameters()) if hasattr(model, "parameters") else None
             return model
+    elif api == "paddle":
+        from verify.adapters.paddle import import_paddle
+
+        paddle = import_paddle()
+
+        def make(seed: int):
+            paddle.seed(seed % 2**63)
+            return function(**kwargs)
+    elif api == "tinygrad":
+        from verify.adapters.tinygrad import on_cpu, realize, require_tinygrad
+
+        tinygrad = require_tinygrad()
+
+        def make(seed: int):
+            with on_cpu():
+                tinygrad.Tensor.manual_seed(seed32(seed))
+                return realize(function(**kwargs))
     elif api == "equinox":
         jax = require("jax")
         require("equinox")
@@ -178,6 +205,14 @@ def seeded(api: str, function: Callable, kwargs: Mapping[str, Any]) -> Callable[
     elif api == "arrays":
         def make(seed: int):
             return function(seed, **kwargs)
+    elif api == "tf_keras":
+        from verify.adapters.tf_keras import _tf_keras
+
+        tf_keras = _tf_keras()
+
+        def make(seed: int):
+            tf_keras.utils.set_random_seed(seed32(seed))
+            return function(**kwargs)
     else:
         raise BuildError(f"unknown api {api!r}: use one of {', '.join(BUILDER_APIS)}")
     return make
@@ -200,7 +235,9 @@ def signature_config(function: Callable, kwargs: Mapping[str, Any]) -> dict:
 def check_model(api: str, model: Any, target: str) -> None:
     """Is ``model`` a model of ``api``? :class:`BuildError` (one line) if not."""
     expected = {"torch": ("torch.nn", "Module"), "keras": ("keras", "Layer"),
-                "nnx": ("flax.nnx", "Module"), "mlx": ("mlx.nn", "Module")}
+                "nnx": ("flax.nnx", "Module"), "mlx": ("mlx.nn", "Module"),
+                "paddle": ("paddle.nn", "Layer"),
+                "tf_keras": ("tf_keras.layers", "Layer")}
     if api == "equinox":
         equinox = require("equinox")
         if isinstance(model, tuple) and len(model) == 2 \
@@ -216,14 +253,27 @@ def check_model(api: str, model: Any, target: str) -> None:
                          "*example_inputs) (--api haiku)")
     if api in expected:
         module_name, class_name = expected[api]
-        base = getattr(require(module_name, module_name.split(".")[0]), class_name)
+        if api == "tf_keras":
+            from verify.adapters.tf_keras import _tf_keras
+
+            base = _tf_keras().layers.Layer
+        else:
+            base = getattr(require(module_name, module_name.split(".")[0]), class_name)
         if not isinstance(model, base):
             raise BuildError(f"the builder {target} returned a {type(model).__name__}, not a "
                              f"{module_name}.{class_name} (--api {api})")
-        if api == "keras" and not model.built:
+        if api in ("keras", "tf_keras") and not model.built:
             raise BuildError(f"the builder {target} returned a Keras {type(model).__name__} "
                              "that is not built: build it (call it on an input, or "
                              "model.build(shape)) before returning it")
+    elif api == "tinygrad":
+        from tinygrad import Tensor
+        from tinygrad.nn.state import get_state_dict
+
+        if isinstance(model, Tensor) or not get_state_dict(model):
+            raise BuildError(f"the builder {target} returned a {type(model).__name__} that "
+                             "holds no tinygrad Tensor (--api tinygrad): return the layer "
+                             "or the object whose attributes hold the model's tensors")
     elif api == "arrays":
         if not isinstance(model, Mapping):
             raise BuildError(f"the builder {target} returned a {type(model).__name__}, not a "

@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from verify.adapters import ContractError, LibraryMissing
+from verify.adapters import ContractError, DtypeUnsupported, LibraryMissing
 from verify.cli import audit, check, claims, compare, conformance, fingerprint, measure, report
 from verify.cli.claims import render_table
 from verify.cli.conformance import render_matrix
@@ -51,8 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command not in by_name:
             raise UsageError(f"unknown command {args.command!r}")
         return by_name[args.command].run(args)
-    except (UsageError, ValueError, LibraryMissing) as error:
-        # ValueError: bad VERIFY_SEED, unknown target, bad --kwargs, a bad spec
+    except (UsageError, ValueError, LibraryMissing, DtypeUnsupported) as error:
+        # ValueError: bad VERIFY_SEED, unknown target, bad --kwargs, a bad spec;
+        # DtypeUnsupported: the initializer refuses the --dtype asked for
         print(f"error: {error}", file=sys.stderr)
         return 2
     except (TargetErrorType, ContractError) as error:

@@ -14,10 +14,11 @@ from verify.cli.schema import document, print_document
 from verify.seeding import DEFAULT_SEED, run_seed
 
 NAME = "audit"
-APIS = ("torch", "keras", "nnx", "linen", "mlx", "equinox", "haiku", "arrays")
+APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "tinygrad", "arrays", "tf_keras",
+        "equinox", "haiku")
 DTYPES = ("float32", "float64")
 DEFAULT_EXAMPLES = 5
-LIBRARIES = ("torch", "transformers", "jax", "flax", "keras", "mlx")
+LIBRARIES = ("torch", "transformers", "jax", "flax", "keras", "mlx", "tinygrad")
 
 
 def add_parser(commands) -> None:
@@ -44,7 +45,8 @@ def add_parser(commands) -> None:
     parser.add_argument("--waive", metavar="FILE",
                         help="a TOML list of known findings, shown as waived")
     parser.add_argument("--dtype", choices=DTYPES, default=None,
-                        help="build with this default float dtype (torch and keras)")
+                        help="build with this default float dtype (torch, keras and "
+                        "tf_keras)")
     parser.add_argument("--seed", type=integer(0, "a non-negative integer"), default=None,
                         help=f"the run's seed (default: $VERIFY_SEED, else {DEFAULT_SEED})")
     parser.add_argument("--examples", type=integer(0, "a non-negative integer"),
@@ -132,7 +134,9 @@ def _api_of(target: str) -> str:
 def _libraries(results) -> tuple[str, ...]:
     """The distributions the audited models were built with, besides torch."""
     wanted = {"keras": ("keras", "jax"), "nnx": ("jax", "flax"), "linen": ("jax", "flax"),
-              "mlx": ("mlx",), "equinox": ("jax", "equinox"), "haiku": ("jax", "dm-haiku")}
+              "mlx": ("mlx",), "paddle": ("paddlepaddle",), "tinygrad": ("tinygrad",),
+              "tf_keras": ("tf_keras", "tensorflow"), "equinox": ("jax", "equinox"),
+              "haiku": ("jax", "dm-haiku")}
     names = [name for r in results for name in wanted.get(r.api, ())]
     if any(r.target.startswith("transformers:") for r in results):
         names.append("transformers")

@@ -12,7 +12,6 @@ from hypothesis import strategies as st
 from verify.cli.options import UsageError, run_options, target_options, weight_shape
 from verify.cli.resolve import resolve_target
 from verify.cli.schema import document, print_document
-from verify.conformance import DEFAULT_MAX_CALLS
 from verify.distributions import INIT_FAMILIES
 from verify.matrix import with_timeout
 from verify.schemes import MODES, SCHEMES
@@ -48,9 +47,11 @@ def run(args: argparse.Namespace) -> int:
     from verify.conformance import check
     from verify.schemes import InitSpec
     from verify.strategies import weight_shapes
+    from verify.targets import max_calls
 
     seed = args.seed if args.seed is not None else run_seed()
-    target, entry = resolve_target(args.target, args.api, args.kwargs)
+    target, entry = resolve_target(args.target, args.api, args.kwargs,
+                                   getattr(args, "backend", None), args.dtype)
     if args.scheme or args.dist:
         if not (args.scheme and args.dist):
             raise UsageError("--scheme and --dist go together: give both")
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         report = check(with_timeout(target, args.timeout), claim, shapes=shapes, seed=seed,
                        max_examples=1 if args.shape else args.examples, name=target.name,
                        reproduce=reproduce(args, seed),
-                       max_calls=entry.max_calls if entry is not None else DEFAULT_MAX_CALLS,
+                       max_calls=entry.max_calls if entry is not None else max_calls(args.api),
                        progress=progress)
     finally:  # also on an error or Ctrl-C, whose message then starts a clean line
         progress.finish()
@@ -87,10 +88,12 @@ def run(args: argparse.Namespace) -> int:
 def reproduce(args: argparse.Namespace, seed: int) -> str:
     """The command that replays one shape of this check: ``{shape}`` is left to fill."""
     words = ["python -m verify check", shlex.quote(args.target)]
-    for option in ("scheme", "dist", "mode", "gain", "layout"):
+    for option in ("scheme", "dist", "mode", "gain", "layout", "backend"):
         value = getattr(args, option)
         if value is not None:
             words.append(f"--{option} {value}")
+    if args.dtype != "float32":
+        words.append(f"--dtype {args.dtype}")
     if args.api != "torch":
         words.append(f"--api {args.api}")
     if args.kwargs:

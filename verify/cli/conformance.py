@@ -8,10 +8,11 @@ import textwrap
 from collections.abc import Sequence
 
 from verify.catalog import LIBRARIES
-from verify.cli.options import run_options
+from verify.cli.options import UsageError, backend_option, run_options
 from verify.cli.output import end_progress, progress
 from verify.cli.schema import document, print_document
-from verify.matrix import conformance_row, skipped_rows
+from verify.matrix import conformance_row, label, skipped_rows
+from verify.precision import DTYPES
 from verify.seeding import run_seed
 
 NAME = "conformance"
@@ -26,6 +27,10 @@ def add_parser(commands) -> None:
     )
     parser.add_argument("--library", nargs="+", default=["all"],
                         choices=[*LIBRARIES, "all"], help="libraries (default: all)")
+    backend_option(parser, several=True)
+    parser.add_argument("--dtype", nargs="+", choices=[*DTYPES, "all"], default=["all"],
+                        help="dtypes to ask each initializer for, of those its entry takes "
+                        "(default: all of them)")
     run_options(parser, 6, "shapes hypothesis draws per entry")
     parser.add_argument("--no-fingerprint", action="store_true",
                         help="do not fingerprint the entries that deviate")
@@ -44,17 +49,27 @@ def run(args: argparse.Namespace) -> int:
 
         waivers = load_waivers(args.waive)  # a ValueError: one line, exit 2
     libraries = None if "all" in args.library else list(dict.fromkeys(args.library))
-    found = catalog.load(libraries)
-    rows: list[dict] = []
-    total = len(found.entries)
-    for index, entry in enumerate(found.entries, 1):
-        progress(f"[{index}/{total}] {entry.name} ...")
-        row = conformance_row(
-            entry, seed=seed, examples=args.examples, timeout=args.timeout,
-            fingerprint=not args.no_fingerprint,
-            progress=lambda text, i=index, e=entry: progress(f"[{i}/{total}] {e.name}: {text}"))
-        rows.append(row)
-        progress(f"[{index}/{total}] {entry.name}: {row['verdict']} ({row['seconds']:.1f} s)")
+    if args.backend and "keras" not in (libraries or catalog.LIBRARIES):
+        raise UsageError("--backend chooses Keras backends: add --library keras")
+    try:
+        found = catalog.load(libraries, backends=args.backend)
+        rows: list[dict] = []
+        units = [(entry, dtype) for entry in found.entries
+                 for dtype in catalog.dtypes_of(entry, args.dtype)]
+        total = len(units)
+        for index, (entry, dtype) in enumerate(units, 1):
+            name = label({"target": entry.name, "backend": entry.backend, "dtype": dtype})
+            progress(f"[{index}/{total}] {name} ...")
+            row = conformance_row(
+                entry, seed=seed, examples=args.examples, timeout=args.timeout,
+                fingerprint=not args.no_fingerprint, dtype=dtype,
+                progress=lambda text, i=index, n=name: progress(f"[{i}/{total}] {n}: {text}"))
+            rows.append(row)
+            progress(f"[{index}/{total}] {name}: {row['verdict']} ({row['seconds']:.1f} s)")
+    finally:
+        from verify.adapters.remote import close_all
+
+        close_all()
     end_progress()
     rows += skipped_rows(found.skipped)
     if waivers:
@@ -62,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 
         rows = waive_rows(rows, waivers)
     conforms = all(r["verdict"] == "pass" or r.get("waived") for r in rows
-                   if r["verdict"] != "skipped")
+                   if r["verdict"] not in ("skipped", "not supported"))
     if args.json:
         print_document(document({"verdict": "pass" if conforms else "fail", "entries": rows},
                                 seed=seed))
@@ -72,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def render_matrix(rows: Sequence[dict]) -> str:
+    rows = [{**row, "target": label(row)} for row in rows]
     width = max([len(r["target"]) for r in rows] + [6])
     lines = [f"{'target':{width}}  {'verdict':10} {'claim':44} {'minimal failing shape':22} "
              "var. ratio"]
@@ -96,12 +112,12 @@ def render_matrix(rows: Sequence[dict]) -> str:
             notes.append(f"{row['target']}: fingerprint: {row['fingerprint']['summary']}")
             if row["fingerprint"].get("explanation"):
                 notes.append(f"{row['target']}: {row['fingerprint']['explanation']}")
-        if row.get("convention") and row["verdict"] != "pass":
+        if row.get("convention") and row["verdict"] in ("fail", "suspicious"):
             notes.append(f"{row['target']}: documented convention: {row['convention']}")
-        if row["verdict"] == "skipped":
-            notes.append(f"{row['target']}: skipped: {row['reason']}")
+        if row["verdict"] in ("skipped", "not supported"):
+            notes.append(f"{row['target']}: {row['verdict']}: {row['reason']}")
     counts = {v: sum(r["verdict"] == v for r in rows)
-              for v in ("pass", "fail", "suspicious", "error", "skipped")}
+              for v in ("pass", "fail", "suspicious", "error", "not supported", "skipped")}
     lines.append("")
     lines += [textwrap.fill(note, width=100, subsequent_indent="    ") for note in notes]
     lines.append("")

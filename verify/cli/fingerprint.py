@@ -29,7 +29,8 @@ def add_parser(commands) -> None:
 
 def run(args: argparse.Namespace) -> int:
     seed = args.seed if args.seed is not None else run_seed()
-    target, entry = resolve_target(args.target, args.api, args.kwargs)
+    target, entry = resolve_target(args.target, args.api, args.kwargs,
+                                   getattr(args, "backend", None), args.dtype)
     progress(f"fingerprinting {target.name} ...")
     result = fingerprint_entry(entry, target, seed, args.timeout, args.layout)
     end_progress()

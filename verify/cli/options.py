@@ -8,6 +8,7 @@ import math
 
 from verify.conformance import MAX_NUMEL
 from verify.fans import LAYOUTS
+from verify.precision import DTYPES
 from verify.seeding import DEFAULT_SEED
 from verify.targets import APIS
 
@@ -41,6 +42,25 @@ def target_options(parser: argparse.ArgumentParser) -> None:
                         help="calling convention of a user target (default: %(default)s)")
     parser.add_argument("--kwargs", metavar="JSON", help="keyword arguments, a JSON object")
     parser.add_argument("--layout", choices=LAYOUTS, help="tensor layout (default: the API's)")
+    backend_option(parser, several=False)
+    parser.add_argument("--dtype", choices=DTYPES, default="float32",
+                        help="the dtype the initializer is asked for (default: %(default)s); "
+                        "float16/bfloat16 are tested against the law of rounded values")
+
+
+KERAS_BACKENDS = ("jax", "torch", "tensorflow", "numpy")
+
+
+def backend_option(parser: argparse.ArgumentParser, *, several: bool) -> None:
+    """``--backend``: the Keras 3 backend(s) a keras entry runs on."""
+    if several:
+        parser.add_argument("--backend", nargs="+", choices=[*KERAS_BACKENDS, "all"],
+                            help="Keras backends, each in its own process but the first "
+                            "(default: $KERAS_BACKEND, else jax)")
+    else:
+        parser.add_argument("--backend", choices=KERAS_BACKENDS,
+                            help="the Keras backend of a keras: entry (default: "
+                            "$KERAS_BACKEND, else jax)")
 
 
 def run_options(parser: argparse.ArgumentParser, examples: int | None, what: str, *,

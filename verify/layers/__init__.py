@@ -28,10 +28,13 @@ Conventions the semantic fans follow (the exact rules are in :mod:`verify.layers
 * an einsum kernel axis shared by input and output (per-head weights) is in neither fan.
 
 Module per api: :mod:`~verify.layers.torch_layers`, :mod:`~verify.layers.keras_layers`,
+:mod:`~verify.layers.tf_keras_layers` (TensorFlow's Keras 2, with Keras 3's handlers),
 :mod:`~verify.layers.nnx_layers` and :mod:`~verify.layers.linen_layers` (handlers in
 :mod:`~verify.layers.flax_common`), :mod:`~verify.layers.mlx_layers`,
-:mod:`~verify.layers.equinox_layers`, :mod:`~verify.layers.haiku_layers`,
-:mod:`~verify.layers.arrays`. Importing this package imports none of the frameworks.
+:mod:`~verify.layers.paddle_layers`, :mod:`~verify.layers.tinygrad_layers`,
+:mod:`~verify.layers.tf_keras_layers`, :mod:`~verify.layers.equinox_layers`,
+:mod:`~verify.layers.haiku_layers`, :mod:`~verify.layers.arrays`. Importing this package
+imports none of the frameworks.
 """
 
 from __future__ import annotations
@@ -48,6 +51,9 @@ from verify.layers import (
     linen_layers,
     mlx_layers,
     nnx_layers,
+    paddle_layers,
+    tf_keras_layers,
+    tinygrad_layers,
     torch_layers,
 )
 from verify.layers.common import Handler, Site
@@ -56,14 +62,18 @@ from verify.layers.records import Param, Role, same_law
 __all__ = ["APIS", "LAYERS", "Param", "Role", "Site", "build_layer", "lookup", "registered",
            "same_law", "walk"]
 
-APIS = ("torch", "keras", "nnx", "linen", "mlx", "equinox", "haiku", "arrays")
+APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "tinygrad", "arrays", "tf_keras",
+        "equinox", "haiku")
 
 _MODULES: dict[str, ModuleType] = {"torch": torch_layers, "keras": keras_layers,
                                    "nnx": nnx_layers, "linen": linen_layers,
-                                   "mlx": mlx_layers, "equinox": equinox_layers,
-                                   "haiku": haiku_layers, "arrays": arrays}
+                                   "mlx": mlx_layers, "paddle": paddle_layers,
+                                   "tinygrad": tinygrad_layers, "arrays": arrays,
+                                   "tf_keras": tf_keras_layers, "equinox": equinox_layers,
+                                   "haiku": haiku_layers}
 _FRAMEWORKS = {"torch": "torch", "keras": "keras", "nnx": "flax", "linen": "flax",
-               "mlx": "mlx", "equinox": "equinox", "haiku": "haiku", "arrays": "numpy"}
+               "mlx": "mlx", "paddle": "paddle", "tinygrad": "tinygrad", "arrays": "numpy",
+               "tf_keras": "tf_keras", "equinox": "equinox", "haiku": "haiku"}
 
 LAYERS: dict[str, Mapping[str, Handler]] = {api: module.HANDLERS
                                             for api, module in _MODULES.items()}
@@ -79,9 +89,23 @@ def _module(api: str) -> ModuleType:
         from verify.adapters.keras import choose_backend
 
         choose_backend()  # before Keras loads: JAX unless KERAS_BACKEND says otherwise
+    from verify.adapters import LibraryMissing
+
+    if api == "paddle":
+        from verify.adapters.paddle import import_paddle
+
+        try:
+            import_paddle()  # refuses where importing Paddle would crash (after TensorFlow)
+        except LibraryMissing as error:
+            raise ValueError(f"api 'paddle': {error}") from None
     try:
-        importlib.import_module(_FRAMEWORKS[api])
-    except ImportError:
+        if api == "tf_keras":
+            from verify.adapters.tf_keras import _tf_keras
+
+            _tf_keras()  # the one place TensorFlow is imported
+        else:
+            importlib.import_module(_FRAMEWORKS[api])
+    except (ImportError, LibraryMissing):
         package = {"haiku": "dm-haiku"}.get(api, _FRAMEWORKS[api])
         raise ValueError(f"api {api!r} needs {_FRAMEWORKS[api]}, which is not installed: "
                          f"pip install {package}") from None
@@ -126,13 +150,22 @@ def walk(api: str, model: object) -> list[Param]:
       layer types come from one traced call, without them from the module's ``setup``
       attributes and its children's automatic names (``Dense_0``);
     * ``mlx``: an ``mlx.nn.Module``; running statistics are buffers;
+    * ``tinygrad``: any object holding tinygrad layers or tensors (attributes, lists,
+      dicts), as ``tinygrad.nn.state.get_state_dict`` lists them; tensors marked
+      ``is_param_(False)`` (running statistics) are buffers;
+    * ``paddle``: a ``paddle.nn.Layer``; parameters and buffers, a tensor with all its names
+      (the recurrent layers list their cells' tensors twice); parameters that are not
+      trainable (running statistics) are buffers;
+    * ``arrays``: a mapping of names to arrays; roles from the names alone;
+    * ``tf_keras``: a built ``tf_keras.Model`` or ``tf_keras.layers.Layer``; names are the
+      layers' names from the root (a ``Model``'s own name left out), string variables
+      (vocabularies) are left out;
     * ``equinox``: an ``equinox.Module``, or ``(module, state)`` from
       ``eqx.nn.make_with_state``; names are dotted field paths; the values of a
       ``StateIndex`` are buffers;
     * ``haiku``: ``(forward_fn, params, state, *example_inputs)`` (the layer types from one
       traced call) or a bare ``params`` mapping (from the automatic module names); names are
-      ``module_name/param``; state entries are buffers;
-    * ``arrays``: a mapping of names to arrays; roles from the names alone.
+      ``module_name/param``; state entries are buffers.
     """
     return _module(api).walk(model)
 
@@ -143,16 +176,21 @@ def build_layer(api: str, name: str, kwargs: dict) -> object:
     form the audit's builder takes for ``api``:
 
     * ``torch``: the module (a lazy one, ``nn.LazyLinear``, called once on zeros of
-      ``kwargs["input_shape"]`` so that it has its parameters); ``mlx``: the module;
+      ``kwargs["input_shape"]`` so that it has its parameters); ``mlx``, ``paddle``: the
+      module;
     * ``equinox``: a function ``fn(key)`` that builds the module;
     * ``haiku``: ``(forward_fn, *example_inputs)``, the module built and called inside
       ``forward_fn`` (:func:`verify.layers.haiku_layers.build`);
     * ``keras``: the layer, built: ``kwargs["input_shape"]`` (a shape, or a list of shapes
       for ``MultiHeadAttention``: query, value[, key]) with a batch axis, or a default
       per layer type (:data:`verify.layers.keras_layers.DEFAULT_INPUT_SHAPES`);
+    * ``tinygrad``: the layer, built on the CPU device (``nn.Conv1d`` and
+      ``nn.ConvTranspose1d``, functions, return a ``Conv2d`` / ``ConvTranspose2d``);
     * ``nnx``: a function ``fn(rngs)`` that builds the module;
     * ``linen``: ``(module, *example_inputs)``, the inputs from ``kwargs["input_shape"]``
-      or a default per layer type.
+      or a default per layer type;
+    * ``tf_keras``: as ``keras``, with
+      :data:`verify.layers.tf_keras_layers.DEFAULT_INPUT_SHAPES`.
 
     A layer argument (a recurrent layer's cell, the layer ``Bidirectional`` wraps, the
     encoder layer of ``nn.TransformerEncoder``) is written ``{"layer": NAME, "kwargs":

@@ -135,10 +135,13 @@ def split_einsum(equation: str) -> tuple[str, str, str]:
 
 def shape_fans(shape: Sequence[int], layout: str) -> Fans | None:
     """Fans read from a stored shape in a layout: ``oihw`` (out, in, *k), ``hwio``
-    (*k, in, out) or ``ohwi`` (out, *k, in); None for fewer than 2 dimensions."""
+    (*k, in, out), ``ohwi`` (out, *k, in) or ``paddle`` (2-D (in, out), else (out, in,
+    *k)); None for fewer than 2 dimensions."""
     shape = tuple(int(d) for d in shape)
     if len(shape) < 2:
         return None
+    if layout == "paddle":
+        layout = "hwio" if len(shape) == 2 else "oihw"
     if layout == "oihw":
         receptive = math.prod(shape[2:])
         return shape[1] * receptive, shape[0] * receptive
@@ -148,7 +151,7 @@ def shape_fans(shape: Sequence[int], layout: str) -> Fans | None:
     if layout == "ohwi":
         receptive = math.prod(shape[1:-1])
         return shape[-1] * receptive, shape[0] * receptive
-    raise ValueError(f"unknown layout {layout!r}: use oihw, hwio or ohwi")
+    raise ValueError(f"unknown layout {layout!r}: use oihw, hwio, ohwi or paddle")
 
 
 # --- laws ------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ import copy
 import importlib.util
 
 PREFIXES = {"torch": "torch.", "keras": "keras.", "nnx": "flax.nnx.", "linen": "flax.linen.",
-            "mlx": "mlx.", "equinox": "equinox.", "haiku": "haiku."}
+            "mlx": "mlx.", "paddle": "paddle.", "tf_keras": "tf_keras.",
+            "tinygrad": "tinygrad.", "equinox": "equinox.", "haiku": "haiku."}
 """What a registered name (``torch.nn.Linear``) has before its catalog name (``nn.Linear``)."""
 
 NEEDS = {("torch", "transformers.pytorch_utils.Conv1D"): "transformers"}
@@ -138,6 +139,45 @@ def _keras() -> dict[str, dict]:
     }
 
 
+KERAS_3_ONLY = ("layers.RMSNormalization",)
+"""Keras 3 layers that tf_keras does not have."""
+
+
+def _tf_keras() -> dict[str, dict]:
+    """Keras 3's examples for the layers the two share, and tf_keras's own."""
+    dense = {"layer": "layers.Dense", "kwargs": {"units": 24}}
+    return {
+        **{name: kwargs for name, kwargs in _keras().items() if name not in KERAS_3_ONLY},
+        "layers.experimental.SyncBatchNormalization": {"input_shape": [2, 16]},
+        # kernel (7, 36, 24): 7 output positions, each a (3 * 12 -> 24) map
+        "layers.LocallyConnected1D": {"filters": 24, "kernel_size": 3, "strides": 2,
+                                      "input_shape": [2, 16, 12]},
+        # the masked dense kernel (6, 6, 4, 4, 4, 8)
+        "layers.LocallyConnected2D": {"filters": 8, "kernel_size": 3, "implementation": 2,
+                                      "input_shape": [2, 6, 6, 4]},
+        # 16 filters at least: the audit takes a smaller forget bias (zeros, ones, zeros) for
+        # a random draw (its independence test does not reject 32 entries)
+        "layers.ConvLSTM1D": {"filters": 16, "kernel_size": 3, "input_shape": [2, 4, 16, 4]},
+        "layers.ConvLSTM2D": {"filters": 16, "kernel_size": 3, "strides": 2,
+                              "input_shape": [2, 3, 8, 8, 4]},
+        "layers.ConvLSTM3D": {"filters": 16, "kernel_size": 2,
+                              "input_shape": [2, 2, 4, 4, 4, 2]},
+        "tf_keras.src.layers.rnn.base_conv_lstm.ConvLSTMCell": {
+            "rank": 2, "filters": 16, "kernel_size": 3, "strides": 2,
+            "input_shape": [2, 8, 8, 4]},
+        "layers.AdditiveAttention": {"input_shape": [[2, 5, 16], [2, 7, 16]]},
+        "layers.Attention": {"use_scale": True, "score_mode": "concat",
+                             "input_shape": [[2, 5, 16], [2, 7, 16]]},
+        "layers.TimeDistributed": {"layer": dict(dense), "input_shape": [2, 5, 16]},
+        "layers.Wrapper": {"layer": dict(dense), "input_shape": [2, 16]},
+        "layers.StackedRNNCells": {"cells": [{"layer": "layers.LSTMCell", "kwargs": {"units": 16}},
+                                             {"layer": "layers.GRUCell", "kwargs": {"units": 8}}],
+                                   "input_shape": [2, 12]},
+        "layers.experimental.RandomFourierFeatures": {"output_dim": 64, "input_shape": [2, 32]},
+        "layers.Normalization": {"input_shape": [2, 16]},
+    }
+
+
 def _nnx() -> dict[str, dict]:
     norms = {name: {"num_features": 16} for name in ("LayerNorm", "RMSNorm", "BatchNorm",
                                                      "InstanceNorm")}
@@ -233,6 +273,84 @@ def _mlx() -> dict[str, dict]:
         "nn.TransformerEncoder": {"num_layers": 2, **transformer},
         "nn.TransformerDecoder": {"num_layers": 2, **transformer},
         "nn.Transformer": {**transformer, "num_encoder_layers": 1, "num_decoder_layers": 1},
+    }
+
+
+def _paddle() -> dict[str, dict]:
+    encoder = {"d_model": 32, "nhead": 4, "dim_feedforward": 64}
+    gru = {"input_size": 30, "hidden_size": 40}
+    examples: dict[str, dict] = {
+        "nn.Linear": {"in_features": 300, "out_features": 70},
+        "nn.Bilinear": {"in1_features": 20, "in2_features": 30, "out_features": 40},
+        "nn.Conv1D": {"in_channels": 60, "out_channels": 120, "kernel_size": 5, "stride": 2,
+                      "groups": 3},
+        "nn.Conv2D": {"in_channels": 32, "out_channels": 64, "kernel_size": 3, "stride": 2,
+                      "groups": 4},
+        "nn.Conv3D": {"in_channels": 8, "out_channels": 16, "kernel_size": 3,
+                      "stride": [1, 2, 2], "groups": 2},
+        "nn.Conv1DTranspose": {"in_channels": 40, "out_channels": 60, "kernel_size": 4,
+                               "stride": 2, "groups": 2},
+        "nn.Conv2DTranspose": {"in_channels": 16, "out_channels": 48, "kernel_size": 3,
+                               "stride": 3},
+        "nn.Conv3DTranspose": {"in_channels": 4, "out_channels": 8, "kernel_size": 2,
+                               "stride": 2},
+        "nn.Embedding": {"num_embeddings": 1000, "embedding_dim": 32, "padding_idx": 3},
+        "nn.MultiHeadAttention": {"embed_dim": 64, "num_heads": 4, "kdim": 32, "vdim": 48},
+        "nn.SimpleRNNCell": {"input_size": 20, "hidden_size": 50},
+        "nn.GRUCell": dict(gru),
+        "nn.LSTMCell": {"input_size": 20, "hidden_size": 50, "proj_size": 10},
+        "nn.SimpleRNN": {"input_size": 20, "hidden_size": 50, "num_layers": 2},
+        "nn.GRU": {**gru, "direction": "bidirect"},
+        "nn.LSTM": {"input_size": 20, "hidden_size": 50, "proj_size": 10},
+        "nn.RNN": {"cell": {"layer": "nn.GRUCell", "kwargs": dict(gru)}},
+        "nn.BiRNN": {"cell_fw": {"layer": "nn.GRUCell", "kwargs": dict(gru)},
+                     "cell_bw": {"layer": "nn.GRUCell", "kwargs": dict(gru)}},
+        "nn.BatchNorm": {"num_channels": 8},
+        "nn.SyncBatchNorm": {"num_features": 8},
+        "nn.LayerNorm": {"normalized_shape": 64},
+        "nn.GroupNorm": {"num_groups": 4, "num_channels": 64},
+        "nn.PReLU": {"num_parameters": 5},
+        "nn.SpectralNorm": {"weight_shape": [64, 32, 3]},
+        # 10 classes: 9 inner nodes of 16 weights
+        "nn.HSigmoidLoss": {"feature_size": 16, "num_classes": 10},
+        "nn.AdaptiveLogSoftmaxWithLoss": {"in_features": 64, "n_classes": 200,
+                                          "cutoffs": [20, 100], "head_bias": True},
+        "nn.TransformerEncoderLayer": dict(encoder),
+        "nn.TransformerDecoderLayer": dict(encoder),
+        "nn.TransformerEncoder": {"encoder_layer": {"layer": "nn.TransformerEncoderLayer",
+                                                    "kwargs": dict(encoder)},
+                                  "num_layers": 2},
+        "nn.TransformerDecoder": {"decoder_layer": {"layer": "nn.TransformerDecoderLayer",
+                                                    "kwargs": dict(encoder)},
+                                  "num_layers": 2},
+        "nn.Transformer": {"d_model": 32, "nhead": 4, "num_encoder_layers": 1,
+                           "num_decoder_layers": 1, "dim_feedforward": 64},
+    }
+    for rank in (1, 2, 3):
+        examples[f"nn.BatchNorm{rank}D"] = {"num_features": 8}
+        examples[f"nn.InstanceNorm{rank}D"] = {"num_features": 8}
+    return examples
+
+
+def _tinygrad() -> dict[str, dict]:
+    return {
+        "nn.Linear": {"in_features": 300, "out_features": 70},
+        "nn.Conv1d": {"in_channels": 60, "out_channels": 120, "kernel_size": 5, "stride": 2,
+                      "groups": 3},
+        "nn.Conv2d": {"in_channels": 32, "out_channels": 64, "kernel_size": 3, "stride": 2,
+                      "groups": 4},
+        "nn.ConvTranspose1d": {"in_channels": 40, "out_channels": 60, "kernel_size": 4,
+                               "stride": 2, "groups": 2},
+        "nn.ConvTranspose2d": {"in_channels": 16, "out_channels": 48, "kernel_size": 3,
+                               "stride": 3},
+        "nn.Embedding": {"vocab_size": 1000, "embed_size": 32},
+        "nn.LSTMCell": {"input_size": 20, "hidden_size": 50},
+        "nn.BatchNorm": {"sz": 16},
+        "nn.GroupNorm": {"num_groups": 4, "num_channels": 16},
+        "nn.InstanceNorm": {"num_features": 16},
+        "nn.LayerNorm": {"normalized_shape": 16},
+        "nn.LayerNorm2d": {"normalized_shape": 16},
+        "nn.RMSNorm": {"dim": 16},
     }
 
 
@@ -349,7 +467,9 @@ def _haiku() -> dict[str, dict]:
 
 EXAMPLES: dict[str, dict[str, dict]] = {"torch": _torch(), "keras": _keras(),
                                         "nnx": _nnx(), "linen": _linen(), "mlx": _mlx(),
-                                        "equinox": _equinox(), "haiku": _haiku()}
+                                        "paddle": _paddle(), "tf_keras": _tf_keras(),
+                                        "tinygrad": _tinygrad(), "equinox": _equinox(),
+                                        "haiku": _haiku()}
 """api -> catalog name -> constructor arguments (JSON)."""
 
 

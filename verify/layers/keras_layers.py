@@ -11,11 +11,17 @@ prod(shape[:-2])``. ``EinsumDense`` passes the equation's input and output axes 
 shared by input and output then count in the fan-out).
 
 The walker leaves out random-number state (``SeedGenerator`` variables).
+
+The handlers take a :class:`Docs`, where a Keras flavour documents its layers (its pages,
+its source files, the fans its ``EinsumDense`` passes on): :data:`KERAS` by default.
+:mod:`verify.layers.tf_keras_layers` reuses them for TensorFlow's Keras 2 with its own.
 """
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from verify.layers.common import (
     Fans,
@@ -44,8 +50,24 @@ DOCS = "https://keras.io/api/layers/{}/"
 SOURCE = "keras/src/layers/{}"
 
 
-def cite(page: str, source: str) -> str:
-    return f"{DOCS.format(page)} ; {SOURCE.format(source)}"
+@dataclass(frozen=True)
+class Docs:
+    """Where a Keras flavour documents its layers, and how its ``EinsumDense`` computes fans.
+
+    ``pages`` maps a handler's key (``dense``, ``conv``, a norm's or a cell's class name) to
+    ``(page, source)``, formatted into ``url`` and ``source``; ``einsum_passes_axes`` says
+    whether its ``EinsumDense`` gives its initializer the equation's axes (Keras 3.x, where
+    the installed release supports it) or lets it read the fans off the kernel's shape.
+    """
+
+    url: str
+    source: str
+    pages: Mapping[str, tuple[str, str]]
+    einsum_passes_axes: Callable[[], bool]
+
+    def cite(self, key: str) -> str:
+        page, source = self.pages[key]
+        return f"{self.url.format(page)} ; {self.source.format(source)}"
 
 
 def layer_name(cls: type) -> str:
@@ -71,8 +93,8 @@ def ones(role: str, citation: str, **fields) -> Role:
 
 # --- dense ---------------------------------------------------------------------------
 
-def dense(site: Site) -> Role | None:
-    citation = cite("core_layers/dense", "core/dense.py Dense.__init__")
+def dense(site: Site, docs: Docs | None = None) -> Role | None:
+    citation = (docs or KERAS).cite("dense")
     shape = tuple(site.layer.kernel.shape)
     if site.local == "kernel":
         fans = (shape[0], shape[1])
@@ -102,9 +124,10 @@ def _keras_passes_axes() -> bool:
     return "input_axes" in inspect.signature(VarianceScaling.__init__).parameters
 
 
-def einsum_dense(site: Site) -> Role | None:
+def einsum_dense(site: Site, docs: Docs | None = None) -> Role | None:
     layer = site.layer
-    citation = cite("core_layers/einsum_dense", "core/einsum_dense.py EinsumDense.build")
+    docs = docs or KERAS
+    citation = docs.cite("einsum_dense")
     kind = _attention_prefix(site, "einsum_dense")
     if site.local == "bias":
         return zeros(f"{kind}.bias", citation)
@@ -113,7 +136,7 @@ def einsum_dense(site: Site) -> Role | None:
     shape = tuple(int(d) for d in layer.kernel.shape)
     inputs, kernel, output = split_einsum(layer.equation)
     semantic, note = einsum_fans(inputs, kernel, output, shape)
-    if _keras_passes_axes():
+    if docs.einsum_passes_axes():
         framework = keras_axes_fans(inputs, kernel, output, shape)
         if note:
             note += "; Keras counts them in the fan-out"
@@ -126,20 +149,19 @@ def einsum_dense(site: Site) -> Role | None:
 
 
 def _attention_prefix(site: Site, kind: str) -> str:
-    """``attention.query`` for the projections of a ``MultiHeadAttention``."""
-    import keras
-
-    if isinstance(site.parent, keras.layers.MultiHeadAttention):
+    """``attention.query`` for the projections of a ``MultiHeadAttention`` (Keras 3's or
+    tf_keras's: the class is matched by name, so that neither Keras is imported)."""
+    if site.parent is not None and isinstance_named(site.parent, "MultiHeadAttention"):
         return f"attention.{getattr(site.layer, 'name', kind)}"
     return kind
 
 
 # --- convolutions ----------------------------------------------------------------------
 
-def conv(site: Site) -> Role | None:
+def conv(site: Site, docs: Docs | None = None) -> Role | None:
     layer = site.layer
     rank = len(layer.kernel_size)
-    citation = cite("convolution_layers", "convolutional/base_conv.py BaseConv.__init__")
+    citation = (docs or KERAS).cite("conv")
     kind = "conv"
     shape = tuple(int(d) for d in layer.kernel.shape)
     if site.local == "bias":
@@ -154,11 +176,10 @@ def conv(site: Site) -> Role | None:
                     layout="(*kernel, in / groups, out)", note=note)
 
 
-def conv_transpose(site: Site) -> Role | None:
+def conv_transpose(site: Site, docs: Docs | None = None) -> Role | None:
     layer = site.layer
     rank = len(layer.kernel_size)
-    citation = cite("convolution_layers",
-                    "convolutional/base_conv_transpose.py BaseConvTranspose.build")
+    citation = (docs or KERAS).cite("conv_transpose")
     if site.local == "bias":
         return zeros("conv_transpose.bias", citation)
     if site.local != "kernel":
@@ -185,9 +206,8 @@ def depthwise_kernel_role(site: Site, citation: str) -> Role:
                     note="; ".join(filter(None, ["one input channel per output channel", note])))
 
 
-def depthwise_conv(site: Site) -> Role | None:
-    citation = cite("convolution_layers",
-                    "convolutional/base_depthwise_conv.py BaseDepthwiseConv.__init__")
+def depthwise_conv(site: Site, docs: Docs | None = None) -> Role | None:
+    citation = (docs or KERAS).cite("depthwise_conv")
     if site.local == "kernel":
         return depthwise_kernel_role(site, citation)
     if site.local == "bias":
@@ -195,9 +215,8 @@ def depthwise_conv(site: Site) -> Role | None:
     return None
 
 
-def separable_conv(site: Site) -> Role | None:
-    citation = cite("convolution_layers",
-                    "convolutional/base_separable_conv.py BaseSeparableConv.__init__")
+def separable_conv(site: Site, docs: Docs | None = None) -> Role | None:
+    citation = (docs or KERAS).cite("separable_conv")
     if site.local == "depthwise_kernel":
         return depthwise_kernel_role(site, citation)
     if site.local == "pointwise_kernel":
@@ -211,11 +230,10 @@ def separable_conv(site: Site) -> Role | None:
 
 # --- embeddings, norms, activations --------------------------------------------------
 
-def embedding(site: Site) -> Role | None:
+def embedding(site: Site, docs: Docs | None = None) -> Role | None:
     if site.local != "embeddings":
         return None
-    citation = cite("core_layers/embedding", "core/embedding.py Embedding.__init__; "
-                    "keras/src/initializers/random_initializers.py RandomUniform")
+    citation = (docs or KERAS).cite("embedding")
     dim = int(site.shape[-1])
     return fan_role("embedding.weight", (1, dim), None,
                     law=uniform_law(0.05, citation,
@@ -238,20 +256,21 @@ NORM_CONSTANTS = {"gamma": ("norm.scale", 1.0), "scale": ("norm.scale", 1.0),
                   "moving_variance": ("norm.running_var", 1.0)}
 
 
-def norm(site: Site) -> Role | None:
+def norm(site: Site, docs: Docs | None = None) -> Role | None:
     if site.local not in NORM_CONSTANTS:
         return None
-    page, source = NORMS.get(type(site.layer).__name__, NORMS["LayerNormalization"])
+    docs = docs or KERAS
+    name = type(site.layer).__name__
     role, value = NORM_CONSTANTS[site.local]
-    return constant_role(role, value, cite(page, f"{source} __init__"),
+    return constant_role(role, value,
+                         docs.cite(name if name in docs.pages else "LayerNormalization"),
                          "ones" if value else "zeros")
 
 
-def prelu(site: Site) -> Role | None:
+def prelu(site: Site, docs: Docs | None = None) -> Role | None:
     if site.local != "alpha":
         return None
-    return zeros("prelu.alpha", cite("activation_layers/prelu",
-                                     "activations/prelu.py PReLU.__init__"))
+    return zeros("prelu.alpha", (docs or KERAS).cite("prelu"))
 
 
 # --- recurrent -------------------------------------------------------------------------
@@ -261,14 +280,15 @@ CELLS = {"LSTMCell": (4, "lstm", "rnn/lstm.py LSTMCell.build"),
          "SimpleRNNCell": (1, "simple_rnn", "rnn/simple_rnn.py SimpleRNNCell.build")}
 
 
-def recurrent_cell(site: Site) -> Role | None:
+def recurrent_cell(site: Site, docs: Docs | None = None) -> Role | None:
     """Kernels stack the gates along the last axis: ``kernel`` ``(in, gates * units)`` has
     semantic fans ``(in, units)`` per gate and Keras's glorot reads ``(in, gates * units)``.
     ``recurrent_kernel`` is orthogonal over the whole ``(units, gates * units)`` matrix (rows
     orthonormal): no law of :class:`~verify.laws.TensorLaw`'s families, so no default."""
     layer = site.layer
-    gates, page, source = CELLS[next(c for c in CELLS if isinstance_named(layer, c))]
-    citation = cite(f"recurrent_layers/{page}", source)
+    cell = next(c for c in CELLS if isinstance_named(layer, c))
+    gates = CELLS[cell][0]
+    citation = (docs or KERAS).cite(cell)
     units = layer.units
     shape = tuple(int(d) for d in site.shape)
     layout = f"(in, {gates} gates * units)" if gates > 1 else "(in, units)"
@@ -283,20 +303,48 @@ def recurrent_cell(site: Site) -> Role | None:
     if site.local != "bias":
         return None
     if gates == 4 and getattr(layer, "unit_forget_bias", False):
-        zero = constant_law(0.0, citation, "zeros")
-        one = constant_law(1.0, citation, "unit_forget_bias: ones")
-        return Role(role="recurrent.bias", random=False, blocks=4, block_axis=0,
-                    block_defaults=(zero, one, zero, zero),
-                    note="unit_forget_bias: gates i, f, c, o; the forget gate's slice is ones",
-                    doc_note="the docstring says unit_forget_bias forces "
-                             "bias_initializer='zeros'; the source (LSTMCell.build) keeps "
-                             "bias_initializer for the other slices and only adds the ones")
+        return forget_bias(citation, "LSTMCell.build")
     blocks_axis = len(shape) - 1
     return zeros("recurrent.bias", citation, blocks=gates, block_axis=blocks_axis)
 
 
+def forget_bias(citation: str, builder: str) -> Role:
+    """An LSTM bias ``(4 * units,)`` with ``unit_forget_bias``: gates i, f, c, o; ``builder``
+    (``LSTMCell.build``) fills the forget gate's slice with ones, the others with
+    ``bias_initializer``'s zeros."""
+    zero = constant_law(0.0, citation, "zeros")
+    one = constant_law(1.0, citation, "unit_forget_bias: ones")
+    return Role(role="recurrent.bias", random=False, blocks=4, block_axis=0,
+                block_defaults=(zero, one, zero, zero),
+                note="unit_forget_bias: gates i, f, c, o; the forget gate's slice is ones",
+                doc_note="the docstring says unit_forget_bias forces "
+                         f"bias_initializer='zeros'; the source ({builder}) keeps "
+                         "bias_initializer for the other slices and only adds the ones")
+
+
 def isinstance_named(layer: object, name: str) -> bool:
     return any(cls.__name__ == name for cls in type(layer).__mro__)
+
+
+KERAS = Docs(
+    url=DOCS, source=SOURCE,
+    pages={"dense": ("core_layers/dense", "core/dense.py Dense.__init__"),
+           "einsum_dense": ("core_layers/einsum_dense", "core/einsum_dense.py EinsumDense.build"),
+           "conv": ("convolution_layers", "convolutional/base_conv.py BaseConv.__init__"),
+           "conv_transpose": ("convolution_layers",
+                              "convolutional/base_conv_transpose.py BaseConvTranspose.build"),
+           "depthwise_conv": ("convolution_layers",
+                              "convolutional/base_depthwise_conv.py BaseDepthwiseConv.__init__"),
+           "separable_conv": ("convolution_layers",
+                              "convolutional/base_separable_conv.py BaseSeparableConv.__init__"),
+           "embedding": ("core_layers/embedding", "core/embedding.py Embedding.__init__; "
+                         "keras/src/initializers/random_initializers.py RandomUniform"),
+           **{name: (page, f"{source} __init__") for name, (page, source) in NORMS.items()},
+           "prelu": ("activation_layers/prelu", "activations/prelu.py PReLU.__init__"),
+           **{name: (f"recurrent_layers/{page}", source)
+              for name, (_, page, source) in CELLS.items()}},
+    einsum_passes_axes=_keras_passes_axes)
+"""Keras 3's documentation (keras.io) and source (``keras/src/layers``)."""
 
 
 # --- the registry ------------------------------------------------------------------------

@@ -49,8 +49,11 @@ def _library_versions(libraries: list[str]) -> dict[str, str]:
     from importlib import metadata
 
     distributions = {"torch": "torch", "jax": "jax", "flax": "flax", "keras": "keras",
-                     "mlx": "mlx", "sklearn": "scikit-learn", "haiku": "dm-haiku"}
+                     "mlx": "mlx", "sklearn": "scikit-learn", "tf_keras": "tf-keras",
+                     "haiku": "dm-haiku", "paddle": "paddlepaddle"}
     found = {}
+    if "keras" in libraries or "tf_keras" in libraries:
+        libraries = [*libraries, "tensorflow"]  # a Keras backend, and tf-keras's engine
     for library in libraries:
         try:
             found[distributions.get(library, library)] = metadata.version(

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from collections import Counter
 
+from verify.matrix import label as row_label
 from verify.report.models_document import models_blocks, models_summary
+from verify.report.parity import parity_blocks
 from verify.report.render import Block, Cell, Figure, Heading, Paragraph, Table, cell, number
 
 TITLE = "Weight initialization, verified"
@@ -37,7 +39,8 @@ def _percent(value: float | None) -> str:
 
 def summary_blocks(doc: dict) -> list[Block]:
     claims = doc["claims"]
-    rows = [r for r in doc["conformance"]["rows"] if r["verdict"] != "skipped"]
+    rows = [r for r in doc["conformance"]["rows"]
+            if r["verdict"] not in ("skipped", "not supported")]
     counts = Counter(c["verdict"] for c in claims)
     verdicts = Counter(r["verdict"] for r in rows)
     fw = doc["statistics"]["family_wise"]
@@ -87,12 +90,15 @@ def conformance_blocks(doc: dict) -> list[Block]:
     figures = doc["figures"]
     conformance = doc["conformance"]
     rows = conformance["rows"]
-    libraries = list(dict.fromkeys(r["library"] for r in rows))
-    verdicts = ("pass", "fail", "suspicious", "error", "skipped")
+    def library(row: dict) -> str:  # a Keras backend counts as a library of its own here
+        return f"{row['library']} [{row['backend']}]" if row.get("backend") else row["library"]
+
+    libraries = list(dict.fromkeys(library(r) for r in rows))
+    verdicts = ("pass", "fail", "suspicious", "error", "not supported", "skipped")
     overview = []
-    for library in libraries:
-        found = Counter(r["verdict"] for r in rows if r["library"] == library)
-        overview.append((Cell(library, code=True), *(
+    for name in libraries:
+        found = Counter(r["verdict"] for r in rows if library(r) == name)
+        overview.append((Cell(name, code=True), *(
             Cell(str(found[v]) if found[v] else "", verdict=v if found[v] else None)
             for v in verdicts)))
     matrix = []
@@ -103,12 +109,14 @@ def conformance_blocks(doc: dict) -> list[Block]:
         fingerprint = printed.get("summary", "")
         if printed.get("explanation"):
             fingerprint += f" {printed['explanation']}"
-        documented = row.get("documented", row.get("reason", ""))
+        documented = row.get("documented", "")
+        if row.get("reason"):
+            documented = f"{documented} {row['reason']}".strip()
         if row.get("convention"):
             documented += f" Documented convention: {row['convention']}"
         ratio = (example or {}).get("variance_ratio")
         matrix.append((
-            Cell(row["library"], code=True), Cell(row["target"].split(":", 1)[-1], code=True),
+            Cell(library(row), code=True), Cell(row_label(row).split(":", 1)[-1], code=True),
             cell(row.get("kind", "")), Cell(row["verdict"], verdict=row["verdict"]),
             cell(row.get("claim", "")), cell(documented), cell(fingerprint or row.get("error")),
             cell(_shape(example)), cell("" if ratio is None else number(ratio)),
@@ -126,6 +134,31 @@ def conformance_blocks(doc: dict) -> list[Block]:
         Table(("library", "initializer", "kind", "verdict", "documented law", "documentation",
                "fingerprint", "minimal failing shape", "variance ratio", "reproduce",
                "figure"), tuple(matrix), anchor="conformance-matrix"),
+        *dtype_blocks(rows, verdicts),
+        *parity_blocks(rows),
+    ]
+
+
+def dtype_blocks(rows: list[dict], verdicts: tuple[str, ...]) -> list[Block]:
+    """Verdicts per dtype: how the catalog fares when asked for each dtype."""
+    dtypes = list(dict.fromkeys(r["dtype"] for r in rows if r.get("dtype")))
+    if len(dtypes) < 2:
+        return []
+    table = []
+    for dtype in dtypes:
+        found = Counter(r["verdict"] for r in rows if r.get("dtype") == dtype)
+        table.append((Cell(dtype, code=True), *(
+            Cell(str(found[v]) if found[v] else "", verdict=v if found[v] else None)
+            for v in verdicts[:-1])))
+    return [
+        Heading("Dtypes", "conformance-dtypes", level=3),
+        Paragraph("Each initializer asked for every dtype its entry takes, through its dtype "
+                  "argument or the tensor it fills, never cast afterwards. In float16 and "
+                  "bfloat16 the claimed law is the law of its values rounded to the dtype; a "
+                  "complex dtype is checked through E|w|^2 and its real and imaginary parts. "
+                  "'not supported': the library refuses the dtype (its reason is in the "
+                  "matrix)."),
+        Table(("dtype", *verdicts[:-1]), tuple(table), anchor="conformance-dtypes-table"),
     ]
 
 

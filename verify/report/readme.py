@@ -17,13 +17,14 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+from verify.matrix import label
 from verify.report.render import Cell, Table, cell, markdown_table, number
 
 START = "<!-- report:start: python -m verify.report.readme writes this part -->"
 END = "<!-- report:end -->"
 FIGURE = "depth-second-moments"
 ASSETS = Path("reports/readme")
-VERDICTS = ("pass", "fail", "suspicious", "error", "skipped")
+VERDICTS = ("pass", "fail", "suspicious", "error", "not supported", "skipped")
 
 
 def _shape(example: dict | None) -> str:
@@ -32,11 +33,16 @@ def _shape(example: dict | None) -> str:
 
 def excerpt(doc: dict, figure: str) -> str:
     rows = doc["conformance"]["rows"]
-    libraries = list(dict.fromkeys(r["library"] for r in rows))
-    checked = [r for r in rows if r["verdict"] != "skipped"]
+    def library(row: dict) -> str:  # a Keras backend counts as a library of its own here
+        return f"{row['library']} [{row['backend']}]" if row.get("backend") else row["library"]
+
+    libraries = list(dict.fromkeys(library(r) for r in rows))
+    checked = [r for r in rows if r["verdict"] not in ("skipped", "not supported")]
     versions = doc["versions"]
     installed = ", ".join(f"{name} {versions[name]}" for name in
-                          ("torch", "jax", "flax", "keras", "mlx", "scikit-learn")
+                          ("torch", "jax", "flax", "keras", "mlx", "scikit-learn",
+                           "tensorflow", "tf-keras", "equinox", "dm-haiku", "tinygrad",
+                           "paddlepaddle")
                           if name in versions)
     claims = Counter(c["verdict"] for c in doc["claims"])
     lines = [
@@ -48,9 +54,9 @@ def excerpt(doc: dict, figure: str) -> str:
         "",
     ]
     overview = []
-    for library in libraries:
-        found = Counter(r["verdict"] for r in rows if r["library"] == library)
-        overview.append((Cell(library, code=True),
+    for name in libraries:
+        found = Counter(r["verdict"] for r in rows if library(r) == name)
+        overview.append((Cell(name, code=True),
                          *(cell(found[v] if found[v] else "") for v in VERDICTS)))
     lines += markdown_table(Table(("library", *VERDICTS), tuple(overview)))
     deviating = []
@@ -60,14 +66,14 @@ def excerpt(doc: dict, figure: str) -> str:
         example = row.get("counterexample")
         ratio = (example or {}).get("variance_ratio")
         printed = (row.get("fingerprint") or {}).get("summary", row.get("error", ""))
-        deviating.append((Cell(row["target"], code=True), cell(row["verdict"]),
+        deviating.append((Cell(label(row), code=True), cell(row["verdict"]),
                           cell(_shape(example)), cell("" if ratio is None else number(ratio, 3)),
                           cell(printed), cell(row.get("convention") or "undocumented")))
     if deviating:
         lines += markdown_table(Table(
             ("entry", "verdict", "minimal failing shape", "variance ratio", "fingerprint: what "
              "it does", "documented convention"), tuple(deviating)))
-    matrix = [(Cell(r["library"], code=True), Cell(r["target"].split(":", 1)[-1], code=True),
+    matrix = [(Cell(library(r), code=True), Cell(r["target"].split(":", 1)[-1], code=True),
                cell(r.get("kind", "")), cell(r["verdict"]), cell(r.get("claim", r.get("reason"))))
               for r in rows]
     lines += [f"<details><summary>The whole matrix: {len(rows)} entries</summary>", ""]

@@ -22,6 +22,7 @@ from PIL import Image
 
 from verify import claims as claims_module
 from verify import measure
+from verify.matrix import label
 from verify.report import plots
 from verify.report.progress import Progress
 from verify.stats import DEFAULT_POLICY
@@ -59,6 +60,10 @@ class Settings:
     quick: bool = False
     libraries: tuple[str, ...] | None = None
     """Catalog libraries to check; None: every installed one."""
+    keras_backends: tuple[str, ...] | None = ("all",)
+    """The Keras backends the catalog runs on (the parity matrix); None: the default one."""
+    dtypes: bool = True
+    """Every dtype each entry takes (:mod:`verify.precision`); False: float32 only."""
     claims: tuple[str, ...] | None = None
     """Claim IDs to test; None: all."""
     claim_examples: int = claims_module.Context.max_examples
@@ -78,7 +83,7 @@ class Settings:
         """A smoke run of every section and figure: the quick claims, PyTorch's catalog
         (unless ``libraries`` says otherwise), one example each, the smallest budgets."""
         return cls(seed=seed, quick=True, libraries=libraries or ("torch",),
-                   claims=QUICK_CLAIMS, claim_examples=1,
+                   claims=QUICK_CLAIMS, claim_examples=1, keras_backends=None, dtypes=False,
                    conformance_examples=1,
                    budget=QUICK_BUDGET,
                    depth_quick=True, processes=1)
@@ -287,31 +292,38 @@ def run_depth(settings: Settings, progress: Progress, figures: Path) -> Section:
 
 # --- conformance ------------------------------------------------------------------------------
 
-def _conformance_row(library: str, index: int, seed: int, examples: int,
-                     timeout: float) -> dict:
-    """The row of the ``index``-th catalog entry of ``library`` (in a worker process:
-    entries hold closures, so the worker loads the catalog itself)."""
+def _conformance_row(library: str, backend: str, index: int, dtype: str, seed: int,
+                     examples: int, timeout: float) -> dict:
+    """The row of the ``index``-th catalog entry of ``library`` on ``backend``, asked for
+    ``dtype`` (in a worker process: entries hold closures, so the worker loads the catalog
+    itself)."""
     from verify import catalog
     from verify.matrix import conformance_row
 
-    entry = [e for e in catalog.load([library]).entries if e.library == library][index]
-    return conformance_row(entry, seed=seed, examples=examples, timeout=timeout)
+    found = catalog.load([library], backends=[backend] if backend else None)
+    entry = [e for e in found.entries if e.library == library and e.backend == backend][index]
+    return conformance_row(entry, seed=seed, examples=examples, timeout=timeout, dtype=dtype)
 
 
 def run_conformance(settings: Settings, progress: Progress, figures: Path) -> Section:
     from verify import catalog
     from verify.matrix import skipped_rows
 
-    found = catalog.load(list(settings.libraries) if settings.libraries else None)
-    progress.start("conformance", len(found.entries))
-    positions: dict[str, int] = {}
+    backends = list(settings.keras_backends) if settings.keras_backends else None
+    found = catalog.load(list(settings.libraries) if settings.libraries else None,
+                         backends=backends)
+    positions: dict[tuple[str, str], int] = {}
     tasks = []
     for entry in found.entries:
-        index = positions.get(entry.library, 0)
-        positions[entry.library] = index + 1
-        tasks.append((entry.name, _conformance_row, (entry.library, index, settings.seed,
-                                                     settings.conformance_examples,
-                                                     settings.timeout)))
+        key = (entry.library, entry.backend)
+        index = positions.get(key, 0)
+        positions[key] = index + 1
+        for dtype in (entry.dtypes if settings.dtypes else ("float32",)):
+            name = label({"target": entry.name, "backend": entry.backend, "dtype": dtype})
+            tasks.append((name, _conformance_row,
+                          (entry.library, entry.backend, index, dtype, settings.seed,
+                           settings.conformance_examples, settings.timeout)))
+    progress.start("conformance", len(tasks))
     # Each entry's seed and shapes come from the run seed and the entry: the rows do not
     # depend on which process checks them.
     rows = in_processes(tasks, settings.processes, progress, lambda row: row["verdict"])
@@ -320,7 +332,7 @@ def run_conformance(settings: Settings, progress: Progress, figures: Path) -> Se
     summary = _counts(r["verdict"] for r in rows if r["verdict"] != "skipped")
     if found.skipped:
         summary += f"; not installed: {', '.join(found.skipped)}"
-    return Section("conformance", len(found.entries), summary,
+    return Section("conformance", len(tasks), summary,
                    {"libraries": libraries, "skipped": found.skipped, "rows": rows})
 
 
@@ -336,15 +348,18 @@ def _qq_cases(settings: Settings, rows: list[dict]) -> tuple[list, list[dict], s
     other_law = [r for r in rows if r.get("fingerprint") and r.get("claimed_distribution")
                  and r["fingerprint"]["distribution"] != r["claimed_distribution"]]
     if other_law:
-        found = catalog.load(sorted({r["library"] for r in other_law}))
+        backends = sorted({r["backend"] for r in other_law if r.get("backend")})
+        found = catalog.load(sorted({r["library"] for r in other_law}),
+                             backends=backends or None)
         for row in other_law:
-            entry = found.find(row["target"])
+            entry = found.find(row["target"], row.get("backend", ""))
             shape = tuple(row["counterexample"]["shape"])
             if math.prod(shape) < 2000 and row.get("fingerprint"):
                 shape = tuple(row["fingerprint"]["shapes"][0]["shape"])
-            cases.append((row["target"], f"claims {row['claim']}", entry.build(),
+            cases.append((label(row), f"claims {row['claim']}",
+                          entry.target(row.get("dtype", "float32")),
                           entry.claim, shape))
-            described.append({"target": row["target"], "kind": "conformance",
+            described.append({"target": label(row), "kind": "conformance",
                               "shape": list(shape)})
     note = ""
     try:
@@ -367,16 +382,16 @@ def run_deviations(settings: Settings, progress: Progress, figures: Path,
     progress.start("deviations", len(deviating) + 1)
     written = {}
     for row in deviating:
-        progress.item(row["target"])
-        name = f"conformance-{slug(row['target'])}"
+        progress.item(label(row))
+        name = f"conformance-{slug(label(row))}"
         written[name] = _save(
             plots.conformance_variance(row), figures, name,
-            f"{row['target']}: measured against claimed variance",
-            f"The variance {row['target']} draws at each fingerprint shape (95% interval) "
+            f"{label(row)}: measured against claimed variance",
+            f"The variance {label(row)} draws at each fingerprint shape (95% interval) "
             f"against the variance its documentation claims ({row['claim']}). Fingerprint: "
             f"{row['fingerprint']['summary']}.")
         row["figure"] = name
-        progress.done(row["target"])
+        progress.done(label(row))
     progress.item("Q-Q plots")
     cases, described, note = _qq_cases(settings, rows)
     figure = plots.qq_plots(cases, seed=settings.seed)
@@ -388,12 +403,12 @@ def run_deviations(settings: Settings, progress: Progress, figures: Path,
             "documentation, and for the mutants of tests/mutants.py that keep the claimed "
             "variance but draw from another law.")
         for row in rows:
-            if any(d["target"] == row["target"] for d in described):
+            if any(d["target"] == label(row) for d in described):
                 row["qq_figure"] = "qq-distributions"
     progress.done("Q-Q plots")
     summary = f"{len(deviating)} variance figures, Q-Q plots of {len(cases)} initializers"
     return Section("deviations", len(deviating) + 1, summary,
-                   {"variance_figures": [r["target"] for r in deviating], "qq": described,
+                   {"variance_figures": [label(r) for r in deviating], "qq": described,
                     "qq_unavailable": note}, written)
 
 
