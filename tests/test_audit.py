@@ -94,6 +94,28 @@ def test_seeding():
     assert [f.tensors for f in findings_of(unseeded, "seeding")] == [("0.weight",)]
 
 
+def test_constant_defaults_are_neither_seeding_nor_twin_findings():
+    """An LSTM-style bias of constant blocks (zeros, ones, zeros, zeros) is the same for
+    every seed and repeats its blocks: by its role, not random; its 24 entries are too
+    few for the independence test to call them structured (a ConvLSTM cell with 6
+    filters). A random tensor with the same values is still flagged."""
+    import numpy as np
+
+    from verify.audit.anomalies import seeding, twins
+    from verify.layers import Param, Role
+    from verify.stats import DEFAULT_POLICY
+
+    values = np.concatenate([np.zeros(6), np.ones(6), np.zeros(12)]).astype(np.float32)
+    np.random.default_rng(0).shuffle(values)  # no run of neighbours to give it away
+    constant = Role(role="recurrent.bias", random=False, blocks=4)
+    for role, flagged in ((constant, False), (Role(role="unknown.bias", blocks=4), True)):
+        param = Param(names=("bias",), array=values, dtype="float32", layer="x",
+                      local="bias", role=role)
+        found = seeding([param], {"bias": values}, {"bias": [values, values.copy()]},
+                        DEFAULT_POLICY) + twins([param], {}, DEFAULT_POLICY)
+        assert bool(found) == flagged, (role, found)
+
+
 def test_tied_weights_are_one_tensor():
     result = audit_model(models.tied_embedding, api="torch", seed=SEED)
     tied = [t for t in result.tensors if len(t.names) > 1]

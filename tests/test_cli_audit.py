@@ -131,8 +131,10 @@ def test_conformance_takes_the_same_waiver_file(capsys, monkeypatch, tmp_path):
 
     entry = catalog.load(["torch"]).find("torch:xavier_uniform_")
     wrong = dataclasses.replace(entry, claim=InitSpec("he", "normal", "oihw"))
-    monkeypatch.setattr(catalog, "load", lambda libraries=None: catalog.Catalog([wrong], {}))
-    argv = ["conformance", "--examples", "1", "--no-fingerprint", "--seed", str(SEED)]
+    monkeypatch.setattr(catalog, "load",
+                        lambda libraries=None, **_: catalog.Catalog([wrong], {}))
+    argv = ["conformance", "--examples", "1", "--no-fingerprint", "--seed", str(SEED),
+            "--dtype", "float32"]
     assert main([*argv, "--json"]) == 1
     capsys.readouterr()
     waive = tmp_path / "waive.toml"

@@ -66,7 +66,7 @@ def one_catalog_entry(monkeypatch):
     from verify import catalog
 
     entry = catalog.load(["torch"]).find("torch:xavier_uniform_")
-    monkeypatch.setattr(catalog, "load", lambda libraries=None: catalog.Catalog(
+    monkeypatch.setattr(catalog, "load", lambda libraries=None, **_: catalog.Catalog(
         [entry], {"jax": "jax is not installed"}))
 
 
@@ -94,13 +94,15 @@ def test_json_is_one_object_with_schema_version_seed_and_versions(
 
 def test_conformance_json_has_a_verdict_and_one_entry_per_target(one_catalog_entry, capsys):
     status = main(["conformance", "--examples", "1", "--no-fingerprint", "--seed", str(SEED),
-                   "--json"])
+                   "--dtype", "float32", "float16", "--json"])
     document = json.loads(capsys.readouterr().out)
     assert document["verdict"] == ("pass" if status == 0 else "fail")
-    assert [(e["target"], e["verdict"]) for e in document["entries"]] == [
-        ("torch:xavier_uniform_", document["verdict"]), ("jax:*", "skipped")]
-    assert {"library", "kind", "claim", "documented", "counterexample", "seconds"} <= \
-        document["entries"][0].keys()
+    assert [(e["target"], e.get("dtype")) for e in document["entries"]] == [
+        ("torch:xavier_uniform_", "float32"), ("torch:xavier_uniform_", "float16"),
+        ("jax:*", None)]
+    assert document["entries"][-1]["verdict"] == "skipped"
+    assert {"library", "dtype", "kind", "claim", "documented", "counterexample",
+            "seconds"} <= document["entries"][0].keys()
 
 
 def test_claims_json_lists_each_claim_with_its_evidence(capsys):

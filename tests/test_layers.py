@@ -107,6 +107,11 @@ TORCH_CASES = {
         "weight_ih_l0": ("recurrent.weight_ih", (30, 40), True),
         "weight_ih_l1": ("recurrent.weight_ih", (80, 40), True),
         "weight_hh_l1": ("recurrent.weight_hh", (40, 40), False)}),
+    # RNN, LSTM and GRU's documented base, with a mode: the LSTM's tensors
+    "torch.nn.RNNBase": (lambda: nn.RNNBase("LSTM", 20, 50, num_layers=2), {
+        "weight_ih_l0": ("recurrent.weight_ih", (20, 50), True),
+        "weight_hh_l0": ("recurrent.weight_hh", (50, 50), False),
+        "weight_ih_l1": ("recurrent.weight_ih", (50, 50), False)}),
     "torch.nn.RNNCell": (lambda: nn.RNNCell(20, 50), {
         "weight_ih": ("recurrent.weight_ih", (20, 50), True)}),
     "torch.nn.LSTMCell": (lambda: nn.LSTMCell(20, 50), {
@@ -151,6 +156,20 @@ TORCH_CASES = {
         "encoder.layers.0.linear1.weight": ("linear.weight", (32, 64), False),
         "decoder.layers.0.self_attn.in_proj_weight": ("attention.in_proj.weight", (32, 32),
                                                       True)}),
+    # the documented sizes: head shortlist + clusters = 100 + 2 outputs; cluster i projects
+    # in_features // div_value ** (i + 1) = 16, then 4, then out to its 300, 600 classes
+    "torch.nn.AdaptiveLogSoftmaxWithLoss": (lambda: nn.AdaptiveLogSoftmaxWithLoss(
+        64, 1000, [100, 400], div_value=4.0, head_bias=True), {
+        "head.weight": ("linear.weight", (64, 102), False),
+        "tail.0.0.weight": ("linear.weight", (64, 16), False),
+        "tail.0.1.weight": ("linear.weight", (16, 300), False),
+        "tail.1.0.weight": ("linear.weight", (64, 4), False),
+        "tail.1.1.weight": ("linear.weight", (4, 600), False)}),
+    # logits (C, *out_features) = (100, 3), each of the 64 inputs
+    "torch.nn.LinearCrossEntropyLoss": (lambda: nn.LinearCrossEntropyLoss(
+        64, 100, out_features=(3,), bias=True), {
+        "linear.weight": ("linear.weight", (64, 300), False),
+        "linear.bias": ("linear.bias", None, False)}),
 }
 
 

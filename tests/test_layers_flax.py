@@ -82,6 +82,29 @@ NNX_CASES = {
         "dense_h.kernel": ("recurrent.recurrent_kernel", (50, 50), False)}),
     "flax.nnx.RNN": (lambda: nnx.RNN(nnx.LSTMCell(20, 50, rngs=rngs())), {
         "cell.ii.kernel": ("recurrent.kernel", (20, 50), False)}),
+    # issue 17: layers the introspection test found
+    "flax.nnx.Bidirectional": (lambda: nnx.Bidirectional(
+        nnx.RNN(nnx.GRUCell(30, 40, rngs=rngs())), nnx.RNN(nnx.GRUCell(30, 40, rngs=rngs())),
+        rngs=rngs()), {
+        "forward_rnn.cell.dense_i.kernel": ("recurrent.kernel", (30, 40), True),
+        "backward_rnn.cell.dense_i.kernel": ("recurrent.kernel", (30, 40), True)}),
+    "flax.nnx.PReLU": (lambda: nnx.PReLU(), {
+        "negative_slope": ("prelu.negative_slope", None, False)}),
+    # x @ lora_a @ lora_b: a 300 -> 8 map, then 8 -> 70
+    "flax.nnx.LoRA": (lambda: nnx.LoRA(300, 8, 70, rngs=rngs()), {
+        "lora_a": ("lora.a", (300, 8), False), "lora_b": ("lora.b", (8, 70), False)}),
+    "flax.nnx.LoRALinear": (lambda: nnx.LoRALinear(300, 70, lora_rank=8, rngs=rngs()), {
+        "kernel": ("linear.kernel", (300, 70), False),
+        "lora.lora_a": ("lora.a", (300, 8), False)}),
+    "flax.nnx.SpectralNorm": (lambda: nnx.SpectralNorm(nnx.Linear(300, 70, rngs=rngs()),
+                                                       rngs=rngs()), {
+        "layer_instance.kernel": ("linear.kernel", (300, 70), False),
+        "batch_stats.('kernel', 'u')": ("spectral_norm.u", None, False),
+        "batch_stats.('kernel', 'sigma')": ("spectral_norm.sigma", None, False)}),
+    "flax.nnx.WeightNorm": (lambda: nnx.WeightNorm(nnx.Linear(300, 70, rngs=rngs()),
+                                                   rngs=rngs()), {
+        "layer_instance.kernel": ("linear.kernel", (300, 70), False),
+        "scales.('kernel',)": ("weight_norm.scale", None, False)}),
 }
 
 
@@ -136,6 +159,34 @@ LINEN_CASES = {
         "hf.kernel": ("recurrent.recurrent_kernel", (50, 50), False)}),
     "flax.linen.RNN": (lambda: (nn.RNN(nn.LSTMCell(50)), jnp.ones((2, 5, 20))), {
         "cell.ii.kernel": ("recurrent.kernel", (20, 50), False)}),
+    # issue 17: layers the introspection test found
+    "flax.linen.Bidirectional": (lambda: (nn.Bidirectional(nn.RNN(nn.GRUCell(40)),
+                                                           nn.RNN(nn.GRUCell(40))),
+                                          jnp.ones((2, 5, 30))), {
+        "forward_rnn.cell.ir.kernel": ("recurrent.kernel", (30, 40), False),
+        "backward_rnn.cell.hn.kernel": ("recurrent.recurrent_kernel", (40, 40), False)}),
+    "flax.linen.SelfAttention": (lambda: (nn.SelfAttention(
+        num_heads=4, qkv_features=32, out_features=48), jnp.ones((2, 5, 64))), {
+        "query.kernel": ("linear_general.kernel", (64, 32), False),
+        "out.kernel": ("linear_general.kernel", (32, 48), False)}),
+    # 'SAME' padding, stride 2 on 8 x 8: 4 x 4 output positions, kernel (4, 4, 9 * 4, 6);
+    # an output reads 3 * 3 * 4 = 36 inputs, an input feeds 6 * 9 / 4 = 13.5 -> 14
+    "flax.linen.ConvLocal": (lambda: (nn.ConvLocal(6, (3, 3), strides=2),
+                                      jnp.ones((1, 8, 8, 4))), {
+        "kernel": ("conv_local.kernel", (36, 14), True)}),
+    # ih (3, 3, 4, 4 * 6) and hh (3, 3, 6, 4 * 6): per gate 6 outputs of 3 * 3 * channels
+    "flax.linen.ConvLSTMCell": (lambda: (cell := nn.ConvLSTMCell(6, (3, 3)),
+                                         cell.initialize_carry(jax.random.key(0),
+                                                               (2, 5, 5, 4)),
+                                         jnp.ones((2, 5, 5, 4))), {
+        "ih.kernel": ("recurrent.kernel", (36, 54), True),
+        "hh.kernel": ("recurrent.recurrent_kernel", (54, 54), True)}),
+    "flax.linen.PReLU": (lambda: (nn.PReLU(), jnp.ones((2, 8))), {
+        "negative_slope": ("prelu.negative_slope", None, False)}),
+    # the kernel is stored normalized (see test_linen_weight_norm_stores_unit_columns)
+    "flax.linen.WeightNorm": (lambda: (nn.WeightNorm(nn.Dense(70)), jnp.ones((2, 300))), {
+        "layer_instance.kernel": ("linear.kernel", (300, 70), False),
+        "layer_instance/kernel/scale": ("weight_norm.scale", None, False)}),
 }
 
 
@@ -161,8 +212,10 @@ def test_every_registered_flax_type_has_a_case():
 def test_nnx_layer(name):
     module, params = nnx_case(name)
     listing = nnx.to_flat_state(nnx.state(module, nnx.Not(nnx.RngState)))
-    assert {p.name: p.shape for p in params} == {
-        ".".join(map(str, path)): tuple(variable.get_value().shape) for path, variable in listing}
+    assert {p.name: p.shape for p in params} == {  # WeightNorm's scales are plain arrays
+        ".".join(map(str, path)): tuple(variable.get_value().shape
+                                        if hasattr(variable, "get_value") else variable.shape)
+        for path, variable in listing}
     named = by_name(params)
     for path, (role, fans, mismatch) in NNX_CASES[name][1].items():
         assert_fans(named[path], fans, role=role, mismatch=mismatch)
@@ -226,6 +279,31 @@ def test_recurrent_kernels_are_orthogonal():
     recurrent = named["dense_h.kernel"]
     assert recurrent.role.default is None and "orthogonal" in recurrent.role.note
     np.testing.assert_allclose(recurrent.array @ recurrent.array.T, np.eye(50), atol=1e-5)
+
+
+def test_linen_conv_local_default_counts_the_output_positions():
+    """A finding: ConvLocal's default lecun_normal reads its (4, 4, 36, 6) kernel with the
+    16 output positions as a receptive field, fan_in 16 * 36 = 576 instead of the 36
+    inputs an output reads: a standard deviation four times smaller than lecun_normal's."""
+    module, variables, inputs = linen_case("flax.linen.ConvLocal")
+    kernel = by_name(layers.walk("linen", (module, variables, *inputs)))["kernel"]
+    assert kernel.role.framework_fans == (576, 96)
+    assert kernel.role.default.std == pytest.approx(math.sqrt(1 / 576) / TRUNCATED)
+    assert kernel.role.law_mismatch
+    assert_law(kernel.role.default, kernel.array, "ConvLocal")
+    assert_not_law(kernel.role.semantic_default, kernel.array, "ConvLocal")
+
+
+def test_linen_weight_norm_stores_unit_columns():
+    """linen's WeightNorm stores its Dense kernel l2-normalized at init (each of the 70
+    columns has norm 1), so no law is claimed for it; nnx's keeps lecun_normal's draw."""
+    module, variables, inputs = linen_case("flax.linen.WeightNorm")
+    kernel = by_name(layers.walk("linen", (module, variables, *inputs)))["layer_instance.kernel"]
+    assert kernel.role.default is None and "l2-normalized" in kernel.role.note
+    np.testing.assert_allclose(np.linalg.norm(kernel.array, axis=0), np.ones(70), rtol=1e-5)
+    nnx_kernel = by_name(nnx_case("flax.nnx.WeightNorm")[1])["layer_instance.kernel"]
+    assert nnx_kernel.role.default is not None
+    assert_law(nnx_kernel.role.default, nnx_kernel.array, "nnx WeightNorm kernel")
 
 
 def test_linen_mgu_forget_bias_is_ones():

@@ -119,6 +119,55 @@ KERAS_CASES = {
         "a/key/kernel": ("attention.key.kernel", (32, 64), False),
         "a/value/kernel": ("attention.value.kernel", (32, 64), False),
         "a/attention_output/kernel": ("attention.attention_output.kernel", (64, 64), False)}),
+    # issue 17: layers the introspection test found. ConvLSTM kernels (*k, in, 4 * filters):
+    # per gate fan_in in * prod(k), fan_out filters * prod(k) / prod(strides); Keras reads
+    # 4 * filters * prod(k). Recurrent kernels (*k, filters, 4 * filters): filters * prod(k)
+    "keras.layers.ConvLSTM1D": (lambda: built(K.ConvLSTM1D(6, 3, name="c"), (2, 3, 16, 4)), {
+        "c/conv_lstm_cell/kernel": ("recurrent.kernel", (12, 18), True),
+        "c/conv_lstm_cell/recurrent_kernel": ("recurrent.recurrent_kernel", (18, 18), False)}),
+    # stride 2: fan_out 6 * 9 / 4 = 13.5, rounded to 14
+    "keras.layers.ConvLSTM2D": (lambda: built(K.ConvLSTM2D(6, 3, strides=2, name="c"),
+                                              (2, 3, 8, 8, 4)), {
+        "c/conv_lstm_cell/kernel": ("recurrent.kernel", (36, 14), True)}),
+    "keras.layers.ConvLSTM3D": (lambda: built(K.ConvLSTM3D(4, 2, name="c"), (2, 2, 4, 4, 4, 3)), {
+        "c/conv_lstm_cell/kernel": ("recurrent.kernel", (24, 32), True),
+        "c/conv_lstm_cell/recurrent_kernel": ("recurrent.recurrent_kernel", (32, 32), False)}),
+    # 4 query heads of 8 from 16 features; 2 key/value heads of 8 from 12
+    "keras.layers.GroupQueryAttention": (lambda: built(K.GroupQueryAttention(
+        8, 4, 2, name="a"), (2, 5, 16), (2, 5, 12)), {
+        "a/query/kernel": ("attention.query.kernel", (16, 32), False),
+        "a/key/kernel": ("attention.key.kernel", (12, 16), False),
+        "a/value/kernel": ("attention.value.kernel", (12, 16), False),
+        "a/attention_output/kernel": ("attention.attention_output.kernel", (32, 16), False)}),
+    # the reverse projection maps 32 features to 1000 logits
+    "keras.layers.ReversibleEmbedding": (lambda: built(K.ReversibleEmbedding(
+        1000, 32, tie_weights=False, name="r"), (2, 5)), {
+        "r/embeddings": ("embedding.weight", (1, 32), False),
+        "r/reverse_embeddings": ("reverse_embedding.kernel", (32, 1000), False)}),
+    "keras.layers.Attention": (lambda: built(K.Attention(use_scale=True, score_mode="concat",
+                                                         name="a"),
+                                             [(2, 5, 16), (2, 5, 16)]), {
+        "a/scale": ("attention.scale", None, False),
+        "a/concat_score_weight": ("attention.concat_score_weight", None, False)}),
+    # score = sum over 16 features of scale * tanh(q + k): a 16 -> 1 map
+    "keras.layers.AdditiveAttention": (lambda: built(K.AdditiveAttention(name="a"),
+                                                     [(2, 5, 16), (2, 5, 16)]), {
+        "a/scale": ("attention.scale", (16, 1), True)}),
+    "keras.layers.Normalization": (lambda: built(K.Normalization(name="n"), (2, 16)), {
+        "n/mean": ("normalization.mean", None, False),
+        "n/variance": ("normalization.variance", None, False)}),
+    "keras.layers.SpectralNormalization": (lambda: built(K.SpectralNormalization(
+        K.Dense(70, name="d"), name="s"), (2, 300)), {
+        "s/d/kernel": ("dense.kernel", (300, 70), False),
+        "s/vector_u": ("spectral_norm.u", None, False)}),
+    "keras.layers.TimeDistributed": (lambda: built(K.TimeDistributed(K.Dense(70, name="d"),
+                                                                     name="t"), (2, 5, 300)), {
+        "t/d/kernel": ("dense.kernel", (300, 70), False)}),
+    # the GRU cell reads the LSTM cell's 24 outputs: kernel (24, 3 * 16)
+    "keras.layers.StackedRNNCells": (lambda: built(K.StackedRNNCells(
+        [K.LSTMCell(24, name="l"), K.GRUCell(16, name="g")], name="s"), (2, 12)), {
+        "s/l/kernel": ("recurrent.kernel", (12, 24), True),
+        "s/g/kernel": ("recurrent.kernel", (24, 16), True)}),
 }
 
 

@@ -30,6 +30,13 @@ NORM = {"weight": ("norm.scale", None, False)}
 MLX_CASES = {
     "mlx.nn.Linear": (lambda: nn.Linear(300, 70),
                       {"weight": ("linear.weight", (300, 70), False)}),
+    # one process: a group of one member, the shard is the whole 300 -> 70 map
+    "mlx.nn.AllToShardedLinear": (lambda: nn.AllToShardedLinear(300, 70),
+                                  {"weight": ("linear.weight", (300, 70), False)}),
+    "mlx.nn.ShardedToAllLinear": (lambda: nn.ShardedToAllLinear(300, 70),
+                                  {"weight": ("linear.weight", (300, 70), False)}),
+    "mlx.nn.QQLinear": (lambda: nn.QQLinear(320, 70),
+                        {"weight": ("linear.weight", (320, 70), False)}),
     # an output sums 20 * 30 products; MLX's bound uses input1_dims = 20
     "mlx.nn.Bilinear": (lambda: nn.Bilinear(20, 30, 40),
                         {"weight": ("bilinear.weight", (600, 40), True)}),
@@ -116,6 +123,24 @@ def test_mlx_mismatches_are_real():
             assert param.role.default.high == pytest.approx(bound)
         assert_law(param.role.default, param.array, tensor)
         assert_not_law(param.role.semantic_default, param.array, tensor)
+
+
+def test_mlx_sharded_and_quantized_linears():
+    """Sharded linears draw U(-sqrt(1/in), sqrt(1/in)) with the whole map's in = 400: a
+    bound of 0.05. QQLinear keeps its weight in float until eval() quantizes it (nvfp4,
+    4 bits: 8 inputs per uint32), which has no law to check."""
+    mx.random.seed(2)
+    for module in (nn.AllToShardedLinear(400, 300), nn.ShardedToAllLinear(400, 300),
+                   nn.QQLinear(400, 300)):
+        weight = by_name(layers.walk("mlx", module))["weight"]
+        assert weight.role.default.high == pytest.approx(0.05)
+        assert_law(weight.role.default, weight.array, type(module).__name__)
+    quantized = nn.QQLinear(400, 300)
+    quantized.eval()
+    named = by_name(layers.walk("mlx", quantized))
+    assert named["weight"].shape == (300, 50) and named["weight"].role.default is None
+    assert named["weight"].role.semantic_fans == (400, 300)
+    assert not named["scales"].role.random
 
 
 def test_mlx_tied_and_frozen():

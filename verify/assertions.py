@@ -48,7 +48,7 @@ def assert_conforms(
     """
     if api is not None and api not in APIS:
         raise ValueError(f"unknown api {api!r}: use one of {', '.join(APIS)} or None")
-    sampler = initializer if api is None else _WRAPPERS[api](initializer, kwargs or {})
+    sampler = initializer if api is None else _WRAPPERS[api](initializer, kwargs or {}, "float32")
     layout = layout or (APIS[api] if api else "oihw")
     claim = InitSpec(scheme, dist, layout, mode, gain)
     seed = run_seed() if seed is None else seed

@@ -79,7 +79,7 @@ def seeding(params, again: dict[str, np.ndarray], samples: dict[str, list[np.nda
     """The same seed must give the same model; different seeds, independent tensors."""
     findings = []
     candidates = [p for p in params if len(samples[p.name]) > 1 and not p.buffer
-                  and _random_looking(samples[p.name][0], policy)]
+                  and p.role.random and _random_looking(samples[p.name][0], policy)]
     alpha = policy.alpha / max(len(candidates), 1)
     for param in params:
         first = samples[param.name][0]
@@ -120,8 +120,11 @@ def seeding(params, again: dict[str, np.ndarray], samples: dict[str, list[np.nda
 
 
 def twins(params, reports: dict[str, TensorReport], policy: Policy) -> list[Finding]:
-    """Identical or correlated tensors (pairs of equal shape), and slices of packed ones."""
-    candidates = [p for p in params if not p.buffer and _random_looking(p.array, policy)]
+    """Identical or correlated tensors (pairs of equal shape), and slices of packed ones;
+    only tensors the registry expects to be random draws (a constant default, such as an
+    LSTM bias of zeros and ones, may repeat)."""
+    candidates = [p for p in params if not p.buffer and p.role.random
+                  and _random_looking(p.array, policy)]
     pairs: list[tuple[str, np.ndarray, tuple[str, ...], str, np.ndarray, tuple[str, ...]]] = []
     by_shape: dict[tuple, list] = {}
     for param in candidates:

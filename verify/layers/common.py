@@ -20,6 +20,7 @@ is not a whole number the average is rounded half up (at least 1), and the role'
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -270,11 +271,42 @@ def unknown_role(local: str, shape: Sequence[int], layout: str, words: str) -> R
 
 def qualified_name(cls: type, public: Iterable[tuple[str, object]] = ()) -> str:
     """``cls``'s public name where one of the ``(prefix, namespace)`` pairs exports it
-    (``torch.nn.Linear``), else its module path and qualified name."""
+    (``torch.nn.Linear``; under another name where only an alias is exported, Keras's
+    ``GroupedQueryAttention`` as ``keras.layers.GroupQueryAttention``), else its module
+    path and qualified name."""
     for prefix, namespace in public:
-        if namespace is not None and getattr(namespace, cls.__name__, None) is cls:
+        if namespace is None:
+            continue
+        if getattr(namespace, cls.__name__, None) is cls:
             return f"{prefix}.{cls.__name__}"
+        alias = _exported_classes(namespace).get(cls)
+        if alias is not None:
+            return f"{prefix}.{alias}"
     return f"{cls.__module__}.{cls.__qualname__}"
+
+
+@functools.cache
+def _exported_classes(namespace: object) -> dict[type, str]:
+    """The classes a namespace exports, each by its first public name (sorted)."""
+    exported: dict[type, str] = {}
+    for key in sorted(dir(namespace)):
+        value = getattr(namespace, key, None)
+        if not key.startswith("_") and isinstance(value, type):
+            exported.setdefault(value, key)
+    return exported
+
+
+def public_classes(namespace: object, base: type,
+                   namer: Callable[[type], str]) -> dict[str, type]:
+    """Every public class of ``namespace`` (a module such as ``torch.nn``) that subclasses
+    ``base``, by its registry name (``namer``), once per class: an alias such as Keras's
+    ``Convolution2D`` (the class ``Conv2D``) is the same entry."""
+    found: dict[str, type] = {}
+    for key in sorted(dir(namespace)):
+        value = getattr(namespace, key, None)
+        if not key.startswith("_") and isinstance(value, type) and issubclass(value, base):
+            found.setdefault(namer(value), value)
+    return found
 
 
 def composite(site: Site) -> Role | None:
@@ -306,10 +338,17 @@ def nested_layers(kwargs: Mapping, construct: Callable[[str, dict], object]) -> 
     """``kwargs`` with each layer argument written ``{"layer": NAME, "kwargs": {...}}`` (the
     cell of a recurrent layer, the layer a ``Bidirectional`` wraps, the encoder layer of a
     ``TransformerEncoder``) replaced by ``construct(NAME, its kwargs)``, innermost first: so
-    the arguments of a composite layer stay JSON, and its replay line works."""
-    return {key: construct(str(value["layer"]), nested_layers(value.get("kwargs", {}),
-                                                              construct))
-            if is_nested_layer(value) else value for key, value in kwargs.items()}
+    the arguments of a composite layer stay JSON, and its replay line works. A list of
+    layer arguments (the cells of Keras's ``StackedRNNCells``) is a list of layers."""
+    def built(value: object) -> object:
+        if is_nested_layer(value):
+            return construct(str(value["layer"]), nested_layers(value.get("kwargs", {}),
+                                                                construct))
+        if isinstance(value, list) and value and all(map(is_nested_layer, value)):
+            return [built(item) for item in value]
+        return value
+
+    return {key: built(value) for key, value in kwargs.items()}
 
 
 def to_numpy(value: object) -> tuple[np.ndarray, str]:

@@ -56,6 +56,7 @@ def _torch() -> dict[str, dict]:
         "nn.MultiheadAttention": {"embed_dim": 64, "num_heads": 4, "kdim": 32, "vdim": 48,
                                   "add_bias_kv": True},
         "nn.RNN": {"input_size": 20, "hidden_size": 50, "num_layers": 2},
+        "nn.RNNBase": {"mode": "LSTM", "input_size": 20, "hidden_size": 50, "num_layers": 2},
         "nn.LSTM": {"input_size": 20, "hidden_size": 50, "proj_size": 10,
                     "bidirectional": True},
         "nn.GRU": {"input_size": 30, "hidden_size": 40, "num_layers": 2, "bidirectional": True},
@@ -79,6 +80,13 @@ def _torch() -> dict[str, dict]:
                                   "num_layers": 2},
         "nn.Transformer": {"d_model": 32, "nhead": 4, "num_encoder_layers": 1,
                            "num_decoder_layers": 1, "dim_feedforward": 64, "batch_first": True},
+        # head (102, 64); the clusters' projections 64 -> 16 -> 300 and 64 -> 4 -> 600
+        "nn.AdaptiveLogSoftmaxWithLoss": {"in_features": 64, "n_classes": 1000,
+                                          "cutoffs": [100, 400], "div_value": 4.0,
+                                          "head_bias": True},
+        # linear (100 * 3, 64): a K-dimensional loss's logits
+        "nn.LinearCrossEntropyLoss": {"in_features": 64, "num_classes": 100,
+                                      "out_features": [3], "bias": True},
     }
     for rank in (1, 2, 3):
         examples[f"nn.BatchNorm{rank}d"] = {"num_features": 8}
@@ -136,11 +144,38 @@ def _keras() -> dict[str, dict]:
         # query (2, 10, 64), value (2, 10, 32): kernels (64, 4, 16), (32, 4, 16), (4, 16, 64)
         "layers.MultiHeadAttention": {"num_heads": 4, "key_dim": 16,
                                       "input_shape": [[2, 10, 64], [2, 10, 32]]},
+        # query kernel (16, 4, 8), key and value kernels (12, 2, 8): two key/value heads
+        "layers.GroupQueryAttention": {"head_dim": 8, "num_query_heads": 4,
+                                       "num_key_value_heads": 2,
+                                       "input_shape": [[2, 5, 16], [2, 5, 12]]},
+        # (batch, time, *space, channels); gates stacked on the kernels' last axis
+        "layers.ConvLSTM1D": {"filters": 6, "kernel_size": 3, "input_shape": [2, 3, 16, 4]},
+        "layers.ConvLSTM2D": {"filters": 6, "kernel_size": 3, "strides": 2,
+                              "input_shape": [2, 3, 8, 8, 4]},
+        "layers.ConvLSTM3D": {"filters": 4, "kernel_size": 2, "input_shape": [2, 2, 4, 4, 4, 3]},
+        "layers.ReversibleEmbedding": {"input_dim": 1000, "output_dim": 32,
+                                       "tie_weights": False, "input_shape": [2, 5]},
+        "layers.Attention": {"use_scale": True, "score_mode": "concat",
+                             "input_shape": [[2, 5, 16], [2, 5, 16]]},
+        "layers.AdditiveAttention": {"input_shape": [[2, 5, 16], [2, 5, 16]]},
+        "layers.Normalization": {"input_shape": [2, 16]},
+        "layers.SpectralNormalization": {"layer": {"layer": "layers.Dense",
+                                                   "kwargs": {"units": 70}},
+                                         "input_shape": [2, 300]},
+        "layers.TimeDistributed": {"layer": {"layer": "layers.Dense", "kwargs": {"units": 70}},
+                                   "input_shape": [2, 5, 300]},
+        "layers.StackedRNNCells": {"cells": [{"layer": "layers.LSTMCell",
+                                              "kwargs": {"units": 24}},
+                                             {"layer": "layers.GRUCell",
+                                              "kwargs": {"units": 16}}],
+                                   "input_shape": [2, 12]},
     }
 
 
-KERAS_3_ONLY = ("layers.RMSNormalization",)
-"""Keras 3 layers that tf_keras does not have."""
+KERAS_3_ONLY = ("layers.RMSNormalization", "layers.GroupQueryAttention",
+                "layers.ReversibleEmbedding", "layers.SpectralNormalization")
+"""Keras 3 layers that tf_keras does not have (or, SpectralNormalization, does not
+register)."""
 
 
 def _tf_keras() -> dict[str, dict]:
@@ -202,6 +237,19 @@ def _nnx() -> dict[str, dict]:
         "SimpleCell": {"in_features": 20, "hidden_features": 50},
         "RNN": {"cell": {"layer": "LSTMCell", "kwargs": {"in_features": 20,
                                                          "hidden_features": 50}}},
+        "Bidirectional": {"forward_rnn": {"layer": "RNN", "kwargs": {"cell": {
+            "layer": "GRUCell", "kwargs": {"in_features": 30, "hidden_features": 40}}}},
+                          "backward_rnn": {"layer": "RNN", "kwargs": {"cell": {
+                              "layer": "GRUCell", "kwargs": {"in_features": 30,
+                                                             "hidden_features": 40}}}}},
+        "PReLU": {},
+        # lora_a (300, 8): he_uniform with fan_in 300; lora_b (8, 70) zeros
+        "LoRA": {"in_features": 300, "lora_rank": 8, "out_features": 70},
+        "LoRALinear": {"in_features": 300, "out_features": 70, "lora_rank": 8},
+        "SpectralNorm": {"layer_instance": {"layer": "Linear", "kwargs": {
+            "in_features": 300, "out_features": 70}}},
+        "WeightNorm": {"layer_instance": {"layer": "Linear", "kwargs": {
+            "in_features": 300, "out_features": 70}}},
     }
 
 
@@ -235,6 +283,19 @@ def _linen() -> dict[str, dict]:
         "recurrent.DenseParams": {"features": 70, "input_shape": [2, 300]},
         "RNN": {"cell": {"layer": "LSTMCell", "kwargs": {"features": 50}},
                 "input_shape": [2, 5, 20]},
+        "Bidirectional": {"forward_rnn": {"layer": "RNN", "kwargs": {
+            "cell": {"layer": "GRUCell", "kwargs": {"features": 40}}}},
+                          "backward_rnn": {"layer": "RNN", "kwargs": {
+                              "cell": {"layer": "GRUCell", "kwargs": {"features": 40}}}},
+                          "input_shape": [2, 5, 30]},
+        "SelfAttention": dict(attention),
+        # 4 x 4 output positions, each with its own (3 * 3 * 4, 6) kernel
+        "ConvLocal": {"features": 6, "kernel_size": [3, 3], "strides": 2,
+                      "input_shape": [1, 8, 8, 4]},
+        "ConvLSTMCell": {"features": 6, "kernel_size": [3, 3], "input_shape": [2, 5, 5, 4]},
+        "PReLU": {"input_shape": [2, 8]},
+        "WeightNorm": {"layer_instance": {"layer": "Dense", "kwargs": {"features": 70}},
+                       "input_shape": [2, 300]},
     }
 
 
@@ -243,6 +304,11 @@ def _mlx() -> dict[str, dict]:
     transformer = {"dims": 32, "num_heads": 4, "mlp_dims": 64}
     return {
         "nn.Linear": {"input_dims": 300, "output_dims": 70},
+        # shards of a 300 -> 70 map (a group of one member unless MLX runs distributed)
+        "nn.AllToShardedLinear": {"input_dims": 300, "output_dims": 70},
+        "nn.ShardedToAllLinear": {"input_dims": 300, "output_dims": 70},
+        # float while training; 320 inputs: whole quantization groups for eval()
+        "nn.QQLinear": {"input_dims": 320, "output_dims": 70},
         "nn.Bilinear": {"input1_dims": 20, "input2_dims": 30, "output_dims": 40},
         "nn.Conv1d": {"in_channels": 60, "out_channels": 120, "kernel_size": 5, "stride": 2,
                       "groups": 3},

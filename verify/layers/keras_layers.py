@@ -20,9 +20,11 @@ its source files, the fans its ``EinsumDense`` passes on): :data:`KERAS` by defa
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from verify.laws import TensorLaw
 from verify.layers.common import (
     Fans,
     Handler,
@@ -37,6 +39,7 @@ from verify.layers.common import (
     find_handler,
     glorot_uniform,
     nested_layers,
+    public_classes,
     qualified_name,
     shape_fans,
     split_einsum,
@@ -149,9 +152,11 @@ def einsum_dense(site: Site, docs: Docs | None = None) -> Role | None:
 
 
 def _attention_prefix(site: Site, kind: str) -> str:
-    """``attention.query`` for the projections of a ``MultiHeadAttention`` (Keras 3's or
-    tf_keras's: the class is matched by name, so that neither Keras is imported)."""
-    if site.parent is not None and isinstance_named(site.parent, "MultiHeadAttention"):
+    """``attention.query`` for the projections of a ``MultiHeadAttention`` or a
+    ``GroupQueryAttention`` (Keras 3's ``GroupedQueryAttention``; tf_keras's and Keras 3's
+    classes matched by name, so that neither Keras is imported)."""
+    if site.parent is not None and any(isinstance_named(site.parent, name) for name in
+                                       ("MultiHeadAttention", "GroupedQueryAttention")):
         return f"attention.{getattr(site.layer, 'name', kind)}"
     return kind
 
@@ -366,7 +371,7 @@ HANDLERS: dict[str, Handler] = {
 
 
 def role_of(site: Site) -> Role:
-    handler = find_handler(type(site.layer), HANDLERS, layer_name)
+    handler = find_handler(type(site.layer), HANDLERS, layer_name) or private_handler(site.layer)
     return ((handler(site) if handler else None)
             or unknown_role(site.local, site.shape, "hwio", "(*kernel, in, out)"))
 
@@ -459,6 +464,10 @@ def _construct(name: str, kwargs: dict) -> object:
     return _layer_class(name)(**kwargs)
 
 
+SEPARATE_SHAPES = ("MultiHeadAttention", "GroupedQueryAttention")
+"""Layers whose ``build`` takes the query, value (and key) shapes as separate arguments."""
+
+
 def build(name: str, kwargs: dict) -> object:
     """A built layer of the catalog name ``layers.Dense`` (``kwargs['input_shape']`` or
     :data:`DEFAULT_INPUT_SHAPES` for the build). A layer argument written ``{"layer":
@@ -469,11 +478,232 @@ def build(name: str, kwargs: dict) -> object:
     input_shape = kwargs.pop("input_shape", DEFAULT_INPUT_SHAPES.get(short, (2, 8)))
     try:
         layer = cls(**nested_layers(kwargs, _construct))
-        if short == "MultiHeadAttention":
+        several = bool(input_shape) and isinstance(input_shape[0], list | tuple)
+        if several and short in SEPARATE_SHAPES:
             layer.build(*[tuple(s) for s in input_shape])
+        elif several:  # one list of shapes: Attention's [query, value]
+            layer.build([tuple(s) for s in input_shape])
         else:
             layer.build(tuple(input_shape))
     except (TypeError, ValueError) as error:
         raise ValueError(f"cannot build keras {name} with {kwargs} on input shape "
                          f"{input_shape}: {error}") from None
     return layer
+
+
+# --- layers found by introspection (tests/test_layer_introspection.py) -----------------
+
+SOURCE_ONLY = "the documentation does not state this default; it is from the source"
+
+
+def _cited(page: str, source: str) -> str:
+    return f"{DOCS.format(page)} ; {SOURCE.format(source)}"
+
+
+def conv_lstm_cell(site: Site) -> Role | None:
+    """The cell of ``ConvLSTM1D/2D/3D`` (a private class): ``kernel`` ``(*k, in, 4 *
+    filters)`` stacks the gates i, f, c, o along the last axis, each a convolution with
+    fans ``(in * prod(k), filters * prod(k) / prod(strides))``; Keras's glorot reads
+    ``(in * prod(k), 4 * filters * prod(k))``. ``recurrent_kernel`` ``(*k, filters, 4 *
+    filters)`` is orthogonal on its ``(prod(k) * filters, 4 * filters)`` flattening: no law
+    of the families. The bias is LSTMCell's: zeros, and ones for the forget gate."""
+    layer = site.layer
+    rank = len(layer.kernel_size)
+    page = f"recurrent_layers/conv_lstm{rank}d"
+    citation = _cited(page, "rnn/conv_lstm.py ConvLSTMCell.__init__ and build")
+    filters = int(layer.filters)
+    shape = tuple(int(d) for d in site.shape)
+    kernel = shape[:-2]
+    if site.local == "kernel":
+        semantic, note = conv_fans(shape[-2], filters, kernel, as_tuple(layer.strides, rank))
+        return fan_role("recurrent.kernel", semantic, keras_fans(shape),
+                        glorot_uniform(citation), layout="(*kernel, in, 4 gates * filters)",
+                        blocks=4, block_axis=len(shape) - 1, note=note)
+    if site.local == "recurrent_kernel":
+        receptive = filters * math.prod(kernel)
+        return Role(role="recurrent.recurrent_kernel", fan_in=receptive, fan_out=receptive,
+                    layout="(*kernel, filters, 4 gates * filters)", blocks=4,
+                    block_axis=len(shape) - 1,
+                    note="default orthogonal(gain=1) on the "
+                         f"({receptive}, {4 * filters}) flattening: no law of the families")
+    if site.local != "bias":
+        return None
+    if getattr(layer, "unit_forget_bias", False):
+        zero = constant_law(0.0, citation, "zeros")
+        one = constant_law(1.0, citation, "unit_forget_bias: ones")
+        return Role(role="recurrent.bias", random=False, blocks=4, block_axis=0,
+                    block_defaults=(zero, one, zero, zero),
+                    note="unit_forget_bias: gates i, f, c, o; the forget gate's slice is ones")
+    return zeros("recurrent.bias", citation, blocks=4, block_axis=0)
+
+
+PRIVATE_HANDLERS: dict[str, Handler] = {"ConvLSTMCell": conv_lstm_cell}
+"""Private layer classes that a registered public layer creates (``ConvLSTM2D``'s cell), by
+class name: never built alone, so neither public nor in :data:`HANDLERS`."""
+
+
+def private_handler(layer: object) -> Handler | None:
+    for cls in type(layer).__mro__:
+        if cls.__name__ in PRIVATE_HANDLERS:
+            return PRIVATE_HANDLERS[cls.__name__]
+    return None
+
+
+def reversible_embedding(site: Site) -> Role | None:
+    """``embeddings`` as :func:`embedding`; with ``tie_weights=False`` a separate
+    ``reverse_embeddings`` ``(output_dim, input_dim)``, the ``dim -> vocabulary`` logits
+    projection, drawn with the same ``embeddings_initializer`` (``U(-0.05, 0.05)``)."""
+    if site.local == "embeddings":
+        return embedding(site)
+    if site.local != "reverse_embeddings":
+        return None
+    citation = _cited("core_layers/reversible_embedding",
+                      "core/reversible_embedding.py ReversibleEmbedding.build")
+    dim, vocabulary = (int(d) for d in site.shape)
+    return fan_role("reverse_embedding.kernel", (dim, vocabulary), None,
+                    law=uniform_law(0.05, citation, "embeddings_initializer='uniform': "
+                                                    "RandomUniform(-0.05, 0.05)"),
+                    layout="(output_dim, input_dim)", doc_note=SOURCE_ONLY,
+                    note="a dense dim -> vocabulary projection with the embedding's law, "
+                         "whose bound does not depend on the fans")
+
+
+def dot_attention(site: Site) -> Role | None:
+    """``Attention``: ``scale`` (``use_scale``) and ``concat_score_weight`` (``score_mode=
+    'concat'``) are scalars initialized to ones."""
+    if site.local not in ("scale", "concat_score_weight"):
+        return None
+    return ones(f"attention.{site.local}",
+                _cited("attention_layers/attention", "attention/attention.py Attention.build"),
+                doc_note=SOURCE_ONLY)
+
+
+def additive_attention(site: Site) -> Role | None:
+    """``AdditiveAttention``'s ``scale`` ``(dim,)`` weighs the ``dim`` terms of ``tanh(q +
+    k)`` summed into one score: the ``dim -> 1`` map of Bahdanau's ``v``, semantic fans
+    ``(dim, 1)``; its glorot_uniform reads a 1-D shape as ``(dim, dim)``."""
+    if site.local != "scale":
+        return None
+    citation = _cited("attention_layers/additive_attention",
+                      "attention/additive_attention.py AdditiveAttention.build")
+    dim = int(site.shape[0])
+    return fan_role("attention.scale", (dim, 1), keras_fans(tuple(site.shape)),
+                    glorot_uniform(citation), layout="(dim,)",
+                    doc_note="the docstring says use_scale creates 'a scalar variable'; the "
+                             "source creates a (dim,) vector, drawn glorot_uniform")
+
+
+NORMALIZATION_CONSTANTS = {"mean": ("normalization.mean", 0.0, "zeros"),
+                           "variance": ("normalization.variance", 1.0, "ones"),
+                           "count": ("normalization.count", 0.0, "zeros")}
+
+
+def normalization(site: Site) -> Role | None:
+    """``Normalization`` without ``mean``/``variance`` arguments: the statistics ``adapt()``
+    fills, non-trainable, initialized to zeros, ones and a zero count."""
+    if site.local not in NORMALIZATION_CONSTANTS:
+        return None
+    role, value, rule = NORMALIZATION_CONSTANTS[site.local]
+    return constant_role(role, value, _cited("preprocessing_layers/numerical/normalization",
+                                             "preprocessing/normalization.py "
+                                             "Normalization.build"), rule,
+                         doc_note=SOURCE_ONLY, note="a statistic adapt() sets: a buffer")
+
+
+def spectral_normalization(site: Site) -> Role | None:
+    """``SpectralNormalization``'s power-iteration vector ``vector_u`` ``(1, out)``,
+    non-trainable, ``TruncatedNormal(stddev=0.02)``: ``N(0, 0.02^2)`` cut at two of its
+    standard deviations. The wrapped layer's kernel is its own (walked as that layer's)."""
+    if site.local != "vector_u":
+        return None
+    citation = _cited("normalization_layers/spectral_normalization",
+                      "normalization/spectral_normalization.py SpectralNormalization.build")
+    law = TensorLaw(family="truncated_normal", std=0.02, low=-0.04, high=0.04,
+                    source="default", citation=citation,
+                    rule="TruncatedNormal(stddev=0.02): N(0, 0.02^2) redrawn beyond 2 stddev")
+    return Role(role="spectral_norm.u", default=law, layout="(1, out)", doc_note=SOURCE_ONLY,
+                note="the power iteration's start vector: a buffer, no fans")
+
+
+HANDLERS.update({
+    **{f"keras.layers.ConvLSTM{rank}D": composite for rank in (1, 2, 3)},
+    "keras.layers.GroupQueryAttention": composite,
+    "keras.layers.ReversibleEmbedding": reversible_embedding,
+    "keras.layers.Attention": dot_attention,
+    "keras.layers.AdditiveAttention": additive_attention,
+    "keras.layers.Normalization": normalization,
+    "keras.layers.SpectralNormalization": spectral_normalization,
+    "keras.layers.TimeDistributed": composite,
+    "keras.layers.StackedRNNCells": composite,
+})
+
+DEFAULT_INPUT_SHAPES.update({
+    "ConvLSTM1D": (2, 3, 16, 4), "ConvLSTM2D": (2, 3, 8, 8, 4), "ConvLSTM3D": (2, 3, 4, 4, 4, 4),
+    "GroupedQueryAttention": [(2, 5, 8), (2, 5, 8)], "Attention": [(2, 5, 8), (2, 5, 8)],
+    "AdditiveAttention": [(2, 5, 8), (2, 5, 8)], "ReversibleEmbedding": (2, 5),
+    "TimeDistributed": (2, 5, 8),
+})
+
+
+def _names(reason: str, *names: str) -> dict[str, str]:
+    return dict.fromkeys((f"keras.layers.{name}" for name in names), reason)
+
+
+WITHOUT_WEIGHTS: dict[str, str] = {
+    **_names("an activation without parameters", "Activation", "ELU", "LeakyReLU", "ReLU",
+             "Softmax"),
+    **_names("dropout, noise or an activity penalty: random masks drawn at call time, no "
+             "weights", "ActivityRegularization", "AlphaDropout", "Dropout",
+             "GaussianDropout", "GaussianNoise", "SpatialDropout1D", "SpatialDropout2D",
+             "SpatialDropout3D"),
+    **_names("pooling: no weights", *(f"{kind}Pooling{rank}D" for kind in (
+        "AdaptiveAverage", "AdaptiveMax", "Average", "GlobalAverage", "GlobalMax", "Max")
+        for rank in (1, 2, 3))),
+    **_names("merges its inputs: no weights", "Add", "Average", "Concatenate", "Dot",
+             "Maximum", "Minimum", "Multiply", "Subtract"),
+    **_names("reshapes, crops, pads or repeats its input: no weights", "Flatten", "Permute",
+             "RepeatVector", "Reshape", *(f"{kind}{rank}D" for kind in (
+                 "Cropping", "UpSampling", "ZeroPadding") for rank in (1, 2, 3))),
+    **_names("no weights: a fixed function of its input", "Identity", "Lambda", "Masking",
+             "UnitNormalization"),
+    **_names("the base class, the input placeholder, or the wrapper base (the wrapped layer "
+             "is walked): no weights of their own", "Layer", "InputLayer", "Wrapper"),
+    **_names("a preprocessing layer without state: random augmentations (a seed generator, "
+             "which the walker leaves out), fixed transforms or encodings, no weights",
+             "AugMix", "AutoContrast", "CategoryEncoding", "CenterCrop",
+             "ContrastLimitedAdaptiveHistogramEqualization", "CutMix", "Discretization",
+             "Equalization", "HashedCrossing", "Hashing", "MaxNumBoundingBoxes",
+             "MelSpectrogram", "MixUp", "RandAugment", "RandomBrightness",
+             "RandomColorDegeneration", "RandomColorJitter", "RandomContrast", "RandomCrop",
+             "RandomElasticTransform", "RandomErasing", "RandomFlip", "RandomGaussianBlur",
+             "RandomGrayscale", "RandomHue", "RandomInvert", "RandomPerspective",
+             "RandomPosterization", "RandomRotation", "RandomSaturation", "RandomSharpness",
+             "RandomShear", "RandomTranslation", "RandomZoom", "Rescaling", "Resizing",
+             "Solarization"),
+    **_names("a container of preprocessing layers: no weights of its own", "Pipeline"),
+}
+"""Public ``keras.layers`` classes without weights, and why (``tests/test_layer_introspection.py``
+builds each it can and checks)."""
+
+NOT_COVERED: dict[str, str] = {
+    **_names("a vocabulary (and, with output_mode='tf_idf', IDF weights) that adapt() or "
+             "the vocabulary argument sets: data, not an initialization; built on "
+             "TensorFlow's lookup tables", "IntegerLookup", "StringLookup",
+             "TextVectorization"),
+    "keras.layers.STFTSpectrogram": "its real_kernel and imag_kernel are the windowed "
+                                    "discrete Fourier basis (STFTInitializer): fixed "
+                                    "sines and cosines, not a law of the families",
+    **_names("wraps another framework's model (JAX or Flax, PyTorch, a TensorFlow "
+             "SavedModel): its variables are that model's, initialized by that framework; "
+             "walk the model with its own api", "FlaxLayer", "JaxLayer",
+             "TorchModuleWrapper", "TFSMLayer"),
+}
+"""Public ``keras.layers`` classes with weights but no handler, and why."""
+
+
+def public_layer_classes() -> dict[str, type]:
+    """Every public ``keras.layers`` class that subclasses ``keras.layers.Layer``, by
+    registry name (an alias such as ``Convolution2D`` once, as ``Conv2D``)."""
+    import keras
+
+    return public_classes(keras.layers, keras.layers.Layer, layer_name)

@@ -14,6 +14,7 @@ Linen modules are lazy: the layer owning a variable is found, in this order,
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import replace
 
@@ -21,9 +22,15 @@ from verify.layers import flax_common as fc
 from verify.layers.common import (
     Handler,
     Site,
+    as_tuple,
     composite,
+    constant_role,
+    conv_fans,
+    fan_role,
     find_handler,
+    lecun_normal,
     nested_layers,
+    public_classes,
     qualified_name,
     to_numpy,
     unknown_role,
@@ -62,7 +69,77 @@ def einsum(site: Site) -> Role | None:
 
 
 def conv(site: Site) -> Role | None:
+    inside_cell = conv_lstm_gate(site)
+    if inside_cell is not None:
+        return inside_cell
     return fc.conv(site, LINEN.cite("flax.linen.Conv", "linear.py _Conv.__call__"))
+
+
+def conv_lstm_gate(site: Site) -> Role | None:
+    """The ``ih`` and ``hh`` convolutions of a ``ConvLSTMCell``: ``4 * features`` outputs,
+    the gates i, g, f, o stacked on the kernel's last axis, each gate a convolution with
+    ``features`` outputs; both ``Conv``'s default (lecun_normal kernel, zero bias). ``hh``
+    reads the cell's ``features``-channel hidden state."""
+    cell = site.parent
+    if cell is None or not any(cls.__name__ == "ConvLSTMCell" for cls in type(cell).__mro__):
+        return None
+    citation = LINEN.cite("flax.linen.ConvLSTMCell", "recurrent.py ConvLSTMCell.__call__")
+    if site.local == "bias":
+        return fc.zero_bias("recurrent.bias", citation)
+    if site.local != "kernel":
+        return None
+    shape = tuple(int(d) for d in site.shape)
+    features = shape[-1] // 4
+    strides = as_tuple(getattr(site.layer, "strides", None), len(shape) - 2)
+    semantic, note = conv_fans(shape[-2], features, shape[:-2], strides)
+    role = "recurrent.recurrent_kernel" if site.attribute == "hh" else "recurrent.kernel"
+    return fan_role(role, semantic, fc.jax_fans(shape), lecun_normal(citation),
+                    layout="(*kernel, in, 4 gates * features)", blocks=4,
+                    block_axis=len(shape) - 1, note=note)
+
+
+def conv_local(site: Site) -> Role | None:
+    """``ConvLocal``: an unshared kernel per output position, ``(*out_positions, prod(k) *
+    in, features)``; each output reads ``prod(k) * in`` inputs. Its default lecun_normal
+    reads the shape with ``in_axis=-2``, ``out_axis=-1``: the output positions become a
+    receptive field, so its fan-in is ``prod(out_positions) * prod(k) * in``."""
+    layer = site.layer
+    citation = LINEN.cite("flax.linen.ConvLocal", "linear.py _Conv.__call__ "
+                                                  "(shared_weights=False)")
+    if site.local == "bias":
+        return fc.zero_bias("conv_local.bias", citation)
+    if site.local != "kernel":
+        return None
+    shape = tuple(int(d) for d in site.shape)
+    kernel_size = _tuple(layer.kernel_size)
+    rank = len(kernel_size)
+    inputs = shape[-2] // math.prod(kernel_size)
+    semantic, note = conv_fans(inputs, shape[-1], kernel_size,
+                               as_tuple(getattr(layer, "strides", None), rank))
+    return fan_role("conv_local.kernel", semantic, fc.jax_fans(shape), lecun_normal(citation),
+                    layout="(*out_positions, prod(kernel) * in, features)",
+                    note="; ".join(filter(None, [
+                        "the initializer counts the output positions in both fans", note])))
+
+
+def prelu(site: Site) -> Role | None:
+    if site.local != "negative_slope":
+        return None
+    return constant_role("prelu.negative_slope", 0.01,
+                         "https://flax.readthedocs.io/en/latest/api_reference/flax.linen/"
+                         "activation_functions.html#flax.linen.PReLU ; flax/linen/"
+                         "activation.py PReLU.__call__",
+                         "negative_slope_init=0.01 (documented default)")
+
+
+def weight_norm(site: Site) -> Role | None:
+    """``WeightNorm``'s scales, parameters named ``<layer>/<path>/scale`` in its own
+    ``params``: ``scale_init`` ones."""
+    if not site.local.endswith("/scale"):
+        return None
+    return constant_role("weight_norm.scale", 1.0,
+                         f"{NORM_DOCS} ; flax/linen/normalization.py WeightNorm",
+                         "scale_init=ones")
 
 
 def conv_transpose(site: Site) -> Role | None:
@@ -92,7 +169,48 @@ HANDLERS: dict[str, Handler] = {
     **{f"flax.linen.{name}": composite for name in (
         "MultiHeadDotProductAttention", "MultiHeadAttention", "LSTMCell",
         "OptimizedLSTMCell", "GRUCell", "SimpleCell", "MGUCell", "RNN")},
+    "flax.linen.ConvLocal": conv_local,
+    "flax.linen.PReLU": prelu,
+    "flax.linen.WeightNorm": weight_norm,
+    **{f"flax.linen.{name}": composite for name in ("ConvLSTMCell", "SelfAttention",
+                                                    "Bidirectional")},
 }
+
+
+def _names(reason: str, *names: str) -> dict[str, str]:
+    return dict.fromkeys((f"flax.linen.{name}" for name in names), reason)
+
+
+WITHOUT_WEIGHTS: dict[str, str] = {
+    **_names("dropout: a random mask drawn at call time, no weights", "Dropout"),
+    **_names("a container, a base class or the module base: no weights of its own, the "
+             "modules it holds are walked with their own types", "Module", "Sequential",
+             "RNNCellBase"),
+}
+"""Public ``flax.linen`` module classes without weights, and why
+(``tests/test_layer_introspection.py`` initializes each it can and checks)."""
+
+NOT_COVERED: dict[str, str] = {
+    "flax.linen.SpectralNorm": "its __call__ takes update_stats as a required keyword, which "
+                               "(module, *example_inputs) cannot carry: it cannot be built "
+                               "or traced alone. Its batch_stats are u, jax.random.normal "
+                               "(N(0, 1)), and sigma, ones; the wrapped layer's tensors are "
+                               "its own",
+    **_names("FP8 scaling state of a dot_general or einsum op (the _overwrite_with_gradient "
+             "collection: amax histories of zeros, scales of ones), called with operands "
+             "and dimension numbers rather than an input: bookkeeping, not a layer's "
+             "weights", "Fp8DotGeneralOp", "Fp8DirectDotGeneralOp", "NANOOFp8DotGeneralOp",
+             "Fp8Einsum"),
+}
+"""Public ``flax.linen`` module classes with variables but no handler, and why."""
+
+
+def public_layer_classes() -> dict[str, type]:
+    """Every public ``flax.linen`` class that subclasses ``flax.linen.Module``, by registry
+    name (``Fp8DotGeneral``, an alias of ``Fp8DirectDotGeneralOp``, once)."""
+    import flax.linen as nn
+
+    return public_classes(nn, nn.Module, layer_name)
 
 
 def role_of(site: Site) -> Role:
@@ -102,7 +220,25 @@ def role_of(site: Site) -> Role:
         role = handler(site) if handler else None
     except AttributeError:  # a stand-in lacks a required attribute (DenseGeneral.features)
         role = None
-    return role or unknown_role(site.local, site.shape, "hwio", "(*kernel, in, out)")
+    return _in_weight_norm(site, role or unknown_role(site.local, site.shape, "hwio",
+                                                      "(*kernel, in, out)"))
+
+
+def _in_weight_norm(site: Site, role: Role) -> Role:
+    """Inside a ``WeightNorm``, the tensors its ``variable_filter`` names (``kernel`` by
+    default) are stored l2-normalized at initialization: each slice along the feature axes
+    (a dense kernel's column) has norm ``scale`` = 1, a direction, not a law of the
+    families. (``flax.nnx.WeightNorm`` keeps them as drawn and normalizes at call time.)"""
+    owner = next((parent for parent in reversed(site.parents)
+                  if any(cls.__name__ == "WeightNorm" for cls in type(parent).__mro__)), None)
+    if owner is None:
+        return role
+    names = getattr(owner, "variable_filter", None) or ()
+    if not any(name in site.local for name in names):
+        return role
+    return replace(role, default=None, semantic_default=None, note="; ".join(filter(None, [
+        role.note, "WeightNorm stores it l2-normalized over the non-feature axes at "
+                   "initialization (norm = scale = 1): no law of the families"])))
 
 
 # --- finding the module of a path --------------------------------------------------------

@@ -24,6 +24,7 @@ from verify.layers.common import (
     fan_role,
     find_handler,
     inverse_sqrt_uniform,
+    public_classes,
     qualified_name,
     to_numpy,
     unknown_role,
@@ -59,6 +60,58 @@ def linear(site: Site) -> Role | None:
     if site.local == "bias":
         return bias_role("linear.bias", fans, fans, law_of)
     return None
+
+
+def sharded_linear(site: Site) -> Role | None:
+    """``AllToShardedLinear`` (each of the group's ``N`` members holds ``out / N`` rows,
+    ``(out / N, in)``) and ``ShardedToAllLinear`` (``in / N`` columns, ``(out, in / N)``,
+    the members' outputs summed): shards of one ``in -> out`` map, whose fans they have.
+    Both draw ``U(-sqrt(1/input_dims), sqrt(1/input_dims))`` with the whole map's
+    ``input_dims``."""
+    layer = site.layer
+    name = type(layer).__name__
+    members = int(layer.group.size())
+    rows, columns = (int(d) for d in layer.weight.shape)
+    if name == "ShardedToAllLinear":
+        fans, layout = (columns * members, rows), "(out, in / N): the input sharded"
+    else:
+        fans, layout = (columns, rows * members), "(out / N, in): the output sharded"
+    citation = cite(name, f"distributed.py {name}.__init__")
+    law_of = _uniform(citation, "uniform(-sqrt(1/input_dims), sqrt(1/input_dims)), "
+                                "input_dims of the whole map")
+    note = f"a shard (group of {members}) of the {fans[0]} -> {fans[1]} map: its fans"
+    if site.local == "weight":
+        return fan_role("linear.weight", fans, fans, law_of, layout=layout, note=note,
+                        doc_note=UNDOCUMENTED)
+    if site.local == "bias":
+        return bias_role("linear.bias", fans, fans, law_of, note=note, doc_note=UNDOCUMENTED)
+    return None
+
+
+def qq_linear(site: Site) -> Role | None:
+    """``QQLinear`` keeps its ``(out, in)`` weight in float while training (the default
+    mode), drawn as ``Linear``'s; ``eval()`` quantizes it in place (``nvfp4`` or ``mxfp8``:
+    packed integers and scales, no law of the families)."""
+    import mlx.core as mx
+
+    layer = site.layer
+    citation = cite("QQLinear", "quantized.py QQLinear.__init__")
+    if site.local == "scales":
+        return Role(role="quantized.scales", random=False,
+                    note="the quantization's scales (eval mode): derived from the weight")
+    if site.local != "weight":
+        return None
+    out, stored = (int(d) for d in layer.weight.shape)
+    if layer.weight.dtype == mx.uint32:
+        inputs = stored * 32 // int(layer.bits)
+        return Role(role="linear.weight", fan_in=inputs, fan_out=out,
+                    layout=f"(out, in) packed {layer.bits}-bit ({layer.mode})",
+                    note="quantized in place (eval mode): packed integers, no law to check")
+    fans = (stored, out)
+    return fan_role("linear.weight", fans, fans,
+                    _uniform(citation, "uniform(-sqrt(1/input_dims), sqrt(1/input_dims)), "
+                                       "kept in float in train mode"),
+                    layout="(out, in)", doc_note=UNDOCUMENTED)
 
 
 def bilinear(site: Site) -> Role | None:
@@ -182,7 +235,53 @@ HANDLERS: dict[str, Handler] = {
     **{f"mlx.nn.{name}": composite for name in (
         "MultiHeadAttention", "TransformerEncoderLayer", "TransformerDecoderLayer",
         "TransformerEncoder", "TransformerDecoder", "Transformer")},
+    "mlx.nn.AllToShardedLinear": sharded_linear,
+    "mlx.nn.ShardedToAllLinear": sharded_linear,
+    "mlx.nn.QQLinear": qq_linear,
 }
+
+
+def _names(reason: str, *names: str) -> dict[str, str]:
+    return dict.fromkeys((f"mlx.nn.{name}" for name in names), reason)
+
+
+WITHOUT_WEIGHTS: dict[str, str] = {
+    **_names("an activation without parameters", "CELU", "ELU", "GELU", "GLU", "HardShrink",
+             "HardTanh", "Hardswish", "LeakyReLU", "LogSigmoid", "LogSoftmax", "Mish", "ReLU",
+             "ReLU2", "ReLU6", "SELU", "SiLU", "Sigmoid", "Softmax", "Softmin", "Softplus",
+             "Softshrink", "Softsign", "Step", "Tanh"),
+    **_names("pooling: no parameters", *(f"{kind}Pool{rank}d" for kind in ("Avg", "Max")
+                                         for rank in (1, 2, 3))),
+    **_names("dropout: a random mask drawn at call time, no parameters", "Dropout",
+             "Dropout2d", "Dropout3d"),
+    **_names("a positional encoding computed at call time (SinusoidalPositionalEncoding's "
+             "frequencies are a private attribute, not a parameter)", "ALiBi", "RoPE",
+             "SinusoidalPositionalEncoding"),
+    **_names("resamples or passes its input: no parameters", "Upsample", "Identity"),
+    **_names("a container or the base class: no parameters of its own, the modules it "
+             "holds are walked with their own types", "Module", "Sequential"),
+}
+"""Public ``mlx.nn`` module classes without arrays of their own, and why
+(``tests/test_layer_introspection.py`` builds each it can and checks)."""
+
+NOT_COVERED: dict[str, str] = {
+    **_names("quantized weights: packed integers with per-group scales and biases "
+             "(mx.quantize of a Linear's or an Embedding's draw), not a law of the "
+             "families; a float bias, where there is one, is not checked either",
+             "QuantizedLinear", "QuantizedEmbedding", "QuantizedAllToShardedLinear",
+             "QuantizedShardedToAllLinear"),
+    "mlx.nn.FullyShardedModule": "a wrapper whose module's parameters are replaced by 1-D "
+                                 "shards across the group: the wrapped layer's handler would "
+                                 "read fans from a shard's shape",
+}
+"""Public ``mlx.nn`` module classes with arrays but no handler, and why."""
+
+
+def public_layer_classes() -> dict[str, type]:
+    """Every public ``mlx.nn`` class that subclasses ``mlx.nn.Module``, by registry name."""
+    import mlx.nn
+
+    return public_classes(mlx.nn, mlx.nn.Module, layer_name)
 
 
 def role_of(site: Site) -> Role:

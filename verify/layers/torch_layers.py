@@ -33,6 +33,7 @@ from verify.layers.common import (
     inverse_sqrt_uniform,
     nested_layers,
     normal_law,
+    public_classes,
     qualified_name,
     shape_fans,
     to_numpy,
@@ -307,7 +308,73 @@ HANDLERS: dict[str, Handler] = {
     **{f"torch.nn.{name}": composite for name in (
         "Transformer", "TransformerEncoder", "TransformerDecoder", "TransformerEncoderLayer",
         "TransformerDecoderLayer")},
+    # RNN, LSTM and GRU's documented base, built directly with a mode ("LSTM", "GRU",
+    # "RNN_TANH", "RNN_RELU"): RNNBase.reset_parameters draws as they do
+    "torch.nn.RNNBase": recurrent,
+    # nn.Linear children with their own default: the head, and each cluster's two
+    # projections (AdaptiveLogSoftmaxWithLoss.__init__); the loss's (C * prod(d), in) map
+    "torch.nn.AdaptiveLogSoftmaxWithLoss": composite,
+    "torch.nn.LinearCrossEntropyLoss": composite,
 }
+
+
+def _names(reason: str, *names: str) -> dict[str, str]:
+    return dict.fromkeys((f"torch.nn.{name}" for name in names), reason)
+
+
+WITHOUT_WEIGHTS: dict[str, str] = {
+    **_names("an activation without parameters", "CELU", "ELU", "GELU", "GLU", "Hardshrink",
+             "Hardsigmoid", "Hardswish", "Hardtanh", "LeakyReLU", "LogSigmoid", "LogSoftmax",
+             "Mish", "RReLU", "ReLU", "ReLU6", "SELU", "SiLU", "Sigmoid", "Softmax",
+             "Softmax2d", "Softmin", "Softplus", "Softshrink", "Softsign", "Tanh",
+             "Tanhshrink", "Threshold"),
+    **_names("pooling: no parameters", *(f"{kind}{rank}d" for kind in (
+        "AdaptiveAvgPool", "AdaptiveMaxPool", "AvgPool", "LPPool", "MaxPool", "MaxUnpool")
+        for rank in (1, 2, 3)), "FractionalMaxPool2d", "FractionalMaxPool3d"),
+    **_names("dropout: a random mask drawn at call time, no parameters", "AlphaDropout",
+             "Dropout", "Dropout1d", "Dropout2d", "Dropout3d", "FeatureAlphaDropout"),
+    **_names("a loss without parameters (a class weight, where given, is the user's own "
+             "tensor, a buffer)", "BCELoss", "BCEWithLogitsLoss", "CTCLoss",
+             "CosineEmbeddingLoss", "CrossEntropyLoss", "GaussianNLLLoss",
+             "HingeEmbeddingLoss", "HuberLoss", "KLDivLoss", "L1Loss", "MSELoss",
+             "MarginRankingLoss", "MultiLabelMarginLoss", "MultiLabelSoftMarginLoss",
+             "MultiMarginLoss", "NLLLoss", "NLLLoss2d", "PoissonNLLLoss", "SmoothL1Loss",
+             "SoftMarginLoss", "TripletMarginLoss", "TripletMarginWithDistanceLoss"),
+    **_names("padding: no parameters", *(f"{kind}Pad{rank}d" for kind in (
+        "Circular", "Constant", "Reflection", "Replication", "Zero") for rank in (1, 2, 3))),
+    **_names("reshapes, shuffles or resamples its input: no parameters", "ChannelShuffle",
+             "Flatten", "Unflatten", "Fold", "Unfold", "PixelShuffle", "PixelUnshuffle",
+             "Upsample", "UpsamplingBilinear2d", "UpsamplingNearest2d", "Identity"),
+    **_names("a distance between its inputs: no parameters", "CosineSimilarity",
+             "PairwiseDistance"),
+    **_names("local response normalization: a fixed formula, no parameters",
+             "CrossMapLRN2d", "LocalResponseNorm"),
+    **_names("a container or the base class: no parameters of its own, the modules it "
+             "holds are walked with their own types", "Module", "Container", "Sequential",
+             "ModuleList", "ModuleDict"),
+    **_names("a wrapper: no parameters of its own, the module it wraps is walked",
+             "DataParallel"),
+}
+"""Public ``torch.nn`` module classes without parameters or buffers of their own, and why
+(``tests/test_layer_introspection.py`` builds each it can and checks)."""
+
+NOT_COVERED: dict[str, str] = {
+    **_names("holds the user's own parameters (no layer, no default law): walked as "
+             "unknown tensors, fans guessed from the shape", "ParameterList",
+             "ParameterDict"),
+    "torch.nn.RNNCellBase": "the undocumented base (no page in the torch.nn reference) of "
+                            "RNNCell, LSTMCell and GRUCell, which are registered",
+}
+"""Public ``torch.nn`` module classes that have (or can hold) parameters but no handler,
+and why."""
+
+
+def public_layer_classes() -> dict[str, type]:
+    """Every public ``torch.nn`` class that subclasses ``torch.nn.Module``, by registry
+    name."""
+    import torch
+
+    return public_classes(torch.nn, torch.nn.Module, layer_name)
 
 
 def _in_transformer(site: Site, role: Role) -> Role:
