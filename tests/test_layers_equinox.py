@@ -7,7 +7,6 @@ handler."""
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import numpy as np
@@ -110,10 +109,8 @@ BUILDABLE = {
 
 
 def public_classes() -> set[str]:
-    """Every public ``equinox.nn`` module class, found by walking the namespace."""
-    return {equinox_layers.layer_name(value) for name, value in vars(nn).items()
-            if not name.startswith("_") and inspect.isclass(value)
-            and issubclass(value, eqx.Module)}
+    """Every public module class of ``equinox.nn``, found by walking the namespace."""
+    return set(equinox_layers.public_layer_classes())
 
 
 def arrays_of(module: object) -> list:

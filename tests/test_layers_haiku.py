@@ -6,7 +6,6 @@ public module class is registered, or listed with the reason it has no handler."
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import numpy as np
@@ -108,11 +107,8 @@ WITHOUT = {
 
 
 def public_classes() -> set[str]:
-    """Every public module class of ``haiku`` and ``haiku.nets``, found by walking both."""
-    return {haiku_layers.layer_name(value) for namespace in (hk, hk.nets)
-            for name, value in vars(namespace).items()
-            if not name.startswith("_") and inspect.isclass(value)
-            and issubclass(value, hk.Module)}
+    """Every public module class of ``haiku`` and ``haiku.nets``, found by walking the namespace."""
+    return set(haiku_layers.public_layer_classes())
 
 
 def built(name: str) -> tuple:

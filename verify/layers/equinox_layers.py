@@ -43,6 +43,7 @@ from verify.layers.common import (
     find_handler,
     inverse_sqrt_uniform,
     normal_law,
+    public_classes,
     qualified_name,
     to_numpy,
     unknown_role,
@@ -240,6 +241,15 @@ HANDLERS: dict[str, Handler] = {
     **{f"equinox.nn.{name}": composite for name in ("MultiheadAttention", "MLP",
                                                     "Sequential")},
 }
+
+
+def public_layer_classes() -> dict[str, type]:
+    """Every public ``equinox.nn`` class that subclasses ``equinox.Module``, by registry
+    name."""
+    import equinox
+    import equinox.nn
+
+    return public_classes(equinox.nn, equinox.Module, layer_name)
 
 
 def role_of(site: Site) -> Role:

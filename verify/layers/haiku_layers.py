@@ -51,6 +51,7 @@ from verify.layers.common import (
     find_handler,
     is_nested_layer,
     normal_law,
+    public_classes,
     qualified_name,
     to_numpy,
     unknown_role,
@@ -430,6 +431,15 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+def public_layer_classes() -> dict[str, type]:
+    """Every public class of ``haiku`` and ``haiku.nets`` that subclasses ``hk.Module``, by
+    registry name."""
+    import haiku as hk
+
+    return {**public_classes(hk, hk.Module, layer_name),
+            **public_classes(hk.nets, hk.Module, layer_name)}
+
+
 def role_of(site: Site) -> Role:
     handler = (find_handler(type(site.layer), HANDLERS, layer_name)
                if site.layer is not None else None)
@@ -452,15 +462,9 @@ def default_name(cls: type) -> str:
     return _CAMEL.sub(r"_\1", cls.__name__).lower()
 
 
-def _public_classes() -> dict[str, type]:
-    import haiku as hk
-
-    found = {}
-    for namespace in (hk.nets, hk):
-        for value in vars(namespace).values():
-            if isinstance(value, type) and issubclass(value, hk.Module):
-                found[default_name(value)] = value
-    return found
+def _classes_by_default_name() -> dict[str, type]:
+    """The public module classes by the name Haiku gives an instance without a ``name``."""
+    return {default_name(cls): cls for cls in public_layer_classes().values()}
 
 
 def _stand_in(cls: type) -> object:
@@ -521,7 +525,7 @@ def walk(model: object) -> list[Param]:
                          "params and state as hk.transform_with_state(forward_fn).init "
                          f"returns them, or a params mapping; got {type(model).__name__}")
     traced = _traced(forward, params, state, tuple(inputs)) if forward is not None else {}
-    classes = _public_classes()
+    classes = _classes_by_default_name()
     found: dict[int, tuple[object, list[str], str, str, bool]] = {}
     for collection, buffer in ((params, False), (state, True)):
         for module_name, tensors in collection.items():
