@@ -16,7 +16,8 @@ from verify.layers.examples import EXAMPLES, layer_targets, registered_name
 
 FRAMEWORKS = {"torch": "torch", "keras": "keras", "nnx": "flax", "linen": "flax",
               "mlx": "mlx", "paddle": "paddle",
-              "tf_keras": "tf_keras", "tinygrad": "tinygrad"}
+              "tf_keras": "tf_keras", "tinygrad": "tinygrad", "equinox": "equinox",
+              "haiku": "haiku"}
 
 
 def _usable(api: str, package: str) -> bool:
@@ -69,6 +70,17 @@ def _built(api: str, name: str) -> list[layers.Param]:
 
         module, *inputs = built
         built = (module, module.init(jax.random.key(0), *inputs), *inputs)
+    elif api == "equinox":
+        import jax
+
+        built = built(jax.random.key(0))
+    elif api == "haiku":
+        import haiku as hk
+        import jax
+
+        forward, *inputs = built
+        params, state = hk.transform_with_state(forward).init(jax.random.key(0), *inputs)
+        built = (forward, params, state, *inputs)
     return layers.walk(api, built)
 
 

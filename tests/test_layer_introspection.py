@@ -1,15 +1,16 @@
 """Every public layer class of each installed framework is catalogued (issue 17, item 3).
 
 The public layer namespace of each api (``torch.nn``, ``keras.layers``, ``flax.nnx``,
-``flax.linen``, ``mlx.nn``) is walked by introspection: every public class that subclasses
-the framework's module or layer base. Each must be
+``flax.linen``, ``mlx.nn``, ``equinox.nn``, ``haiku`` and ``haiku.nets``) is walked by
+introspection: every public class that subclasses the framework's module or layer base. Each must be
 
 * **covered** by the registry (:data:`verify.layers.LAYERS`): it, or its nearest base in
   the MRO, has a handler; or
 * listed in its registry module's ``WITHOUT_WEIGHTS`` with the reason it has no weights;
   the test builds each one it can (no arguments, or small positional arguments read from
   the constructor's signature; a Keras layer is also built on a small input shape, a Linen
-  module initialized on one) and fails when it has a tensor; or
+  module initialized on one, a Haiku module built and called inside a transform on one)
+  and fails when it has a tensor; or
 * listed in ``NOT_COVERED`` with the reason a class with weights has no handler.
 
 A class it cannot build is reported as unverified (a warning naming it), not failed.
@@ -33,7 +34,7 @@ from verify import layers
 from verify.layers.common import find_handler
 
 FRAMEWORKS = {"torch": "torch", "keras": "keras", "nnx": "flax", "linen": "flax",
-              "mlx": "mlx"}
+              "mlx": "mlx", "equinox": "equinox", "haiku": "haiku"}
 INSTALLED = [api for api, package in FRAMEWORKS.items()
              if importlib.util.find_spec(package) is not None]
 
@@ -217,6 +218,42 @@ def _linen(cls: type, arguments: list) -> list:
     raise LookupError(f"no small input initializes it ({', '.join(dict.fromkeys(errors))})")
 
 
+def _equinox(cls: type, arguments: list) -> list:
+    import jax
+
+    keywords = {"key": jax.random.key(0)} if "key" in inspect.signature(
+        cls.__init__).parameters else {}
+    return layers.walk("equinox", cls(*arguments, **keywords))
+
+
+HAIKU_INPUT_SHAPES = ((2, 8), (2, 4, 8), (2, 4, 4, 8))
+
+
+def _haiku(cls: type, arguments: list) -> list:
+    """The module built and called inside a transform (as Haiku requires) on a small input;
+    a recurrent core on ``(inputs, initial_state)``."""
+    import haiku as hk
+    import jax
+    import jax.numpy as jnp
+
+    def forward(x):
+        module = cls(*arguments)
+        if isinstance(module, hk.RNNCore):
+            return module(x, module.initial_state(x.shape[0]))
+        return module(x)
+
+    errors = []
+    for shape in HAIKU_INPUT_SHAPES:
+        inputs = jnp.ones(shape)
+        try:
+            params, state = hk.transform_with_state(forward).init(jax.random.key(0), inputs)
+        except Exception as error:  # the next input
+            errors.append(type(error).__name__)
+            continue
+        return layers.walk("haiku", (forward, params, state, inputs))
+    raise LookupError(f"no small input initializes it ({', '.join(dict.fromkeys(errors))})")
+
+
 def tensors_of(api: str, cls: type) -> list:
     """The tensors the registry's walker finds in a small instance of ``cls``;
     :class:`LookupError` when it cannot be built."""
@@ -238,6 +275,10 @@ def tensors_of(api: str, cls: type) -> list:
         return _first_built(cls, lambda arguments: _linen(cls, arguments))
     if api == "mlx":
         return _first_built(cls, lambda arguments: layers.walk("mlx", cls(*arguments)))
+    if api == "equinox":
+        return _first_built(cls, lambda arguments: _equinox(cls, arguments))
+    if api == "haiku":
+        return _first_built(cls, lambda arguments: _haiku(cls, arguments))
     raise ValueError(f"no builder for api {api!r}")
 
 

@@ -36,6 +36,8 @@ LIBRARIES: dict[str, str] = {
     "paddle": "verify.adapters.paddle",
     "tf_keras": "verify.adapters.tf_keras",
     "tinygrad": "verify.adapters.tinygrad",
+    "equinox": "verify.adapters.equinox",
+    "haiku": "verify.adapters.haiku",
 }
 
 

@@ -24,11 +24,22 @@ tf_keras  a ``tf_keras`` initializer class (built with             hwio
 tinygrad  ``fn(*shape, **kwargs)`` returns a ``tinygrad.Tensor``   oihw
           (as ``Tensor.kaiming_uniform`` does), seeded with
           ``Tensor.manual_seed``, drawn on the CPU device
+equinox   ``fn(weight, key, **kwargs)`` returns the new weight     oihw
+          (Equinox's documented pattern, then ``eqx.tree_at``)
+haiku     an initializer class or object: ``obj(shape, dtype)``,   hwio
+          called inside ``hk.transform`` (``hk.next_rng_key()``)
 ========  ======================================================  ===============
 
 An unseeded tf_keras initializer object returns the same tensor on every call
 (its stateless ops keep the seed of its first call), so ``check`` reports its calls
 as dependent: pass the class.
+
+Equinox's pattern is the one its docs give for custom initialisation
+(https://docs.kidger.site/equinox/tricks/#custom-parameter-initialisation:
+``init_fn(weight, key)``, the weight ``(out, in)`` as Equinox stores it); the wrapper
+passes ``jnp.zeros(shape, dtype)`` and ``jax.random.key(seed32(seed))``. A Haiku
+initializer is drawn in ``hk.transform(lambda: init(shape, dtype)).apply({},
+jax.random.key(seed32(seed)))``; a class is constructed with ``**kwargs`` first.
 """
 
 from __future__ import annotations
@@ -52,7 +63,7 @@ from verify.fans import Layout
 
 APIS: dict[str, Layout] = {"torch": "oihw", "numpy": "oihw", "jax": "hwio", "keras": "hwio",
                            "mlx": "ohwi", "paddle": "paddle", "tf_keras": "hwio",
-                           "tinygrad": "oihw"}
+                           "tinygrad": "oihw", "equinox": "oihw", "haiku": "hwio"}
 SLOW_CALLS: dict[str, int] = {"tinygrad": 400}
 """Calls per shape for the apis whose every call is slow (tinygrad schedules and runs its
 kernels in about 20 ms a call): 400 calls take 8 s, and a shape smaller than 3,500 entries
@@ -258,5 +269,48 @@ def _tinygrad(function, kwargs: dict, dtype: str):
     return sample
 
 
+def _equinox(function, kwargs: dict, dtype: str):
+    jax = require("jax")
+    from verify.adapters.jax import jax_dtype
+
+    kind = jax_dtype(dtype)
+    key = jax.jit(jax.random.key)  # as _jax: the same key, without the eager cost
+
+    def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
+        weight = jax.numpy.zeros(tuple(shape), kind)
+        try:
+            value = function(weight, key(np.uint32(seed32(seed))), **kwargs)
+        except Exception as error:
+            raise refused(dtype, getattr(function, "__name__", "fn"), error) from None
+        return widened(np.asarray(value))
+
+    return sample
+
+
+def _haiku(function, kwargs: dict, dtype: str):
+    jax = require("jax")
+    hk = require("haiku", "haiku")
+    from verify.adapters.jax import jax_dtype
+
+    initializer = function(**kwargs) if inspect.isclass(function) else function
+    if kwargs and initializer is function:
+        raise ContractError("api", "--kwargs construct a haiku initializer class; "
+                                   f"{getattr(function, '__name__', function)} is not a class")
+    kind = jax_dtype(dtype)
+    key = jax.jit(jax.random.key)
+
+    def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
+        shape = tuple(int(d) for d in shape)
+        draw = hk.transform(lambda: initializer(shape, kind))
+        try:
+            value = draw.apply({}, key(np.uint32(seed32(seed))))
+        except Exception as error:
+            raise refused(dtype, getattr(function, "__name__", "fn"), error) from None
+        return widened(np.asarray(value))
+
+    return sample
+
+
 _WRAPPERS = {"torch": _torch, "numpy": _numpy, "jax": _jax, "keras": _keras, "mlx": _mlx,
-             "paddle": _paddle, "tf_keras": _tf_keras, "tinygrad": _tinygrad}
+             "paddle": _paddle, "tf_keras": _tf_keras, "tinygrad": _tinygrad,
+             "equinox": _equinox, "haiku": _haiku}

@@ -17,13 +17,23 @@ tinygrad ``fn(**kwargs) -> object`` holding tinygrad    ``Tensor.manual_seed``, 
 arrays   ``fn(seed, **kwargs) -> Mapping[str, array]``  the seed it is given
 tf_keras ``fn(**kwargs) -> tf_keras.Model or Layer``,   ``tf_keras.utils.set_random_seed``
          already built
+equinox  ``fn(key, **kwargs) -> equinox.Module``        the ``jax.random.key(seed)`` it is
+         (or ``(module, state)``)                       given
+haiku    ``fn(**kwargs) -> (forward_fn,                 ``hk.transform_with_state(forward_fn)
+         *example_inputs)``                             .init(jax.random.key(seed), ...)``
 ======== ============================================== ==================================
+
+The JAX keys of equinox and haiku are ``jax.random.key(seed32(seed))``. A Haiku builder
+returns the function to transform, not the transformed pair: the build is ``(forward_fn,
+params, state, *example_inputs)``, and the walker traces one ``apply`` to name each
+module's layer type. ``transform_with_state`` draws the same parameters as ``hk.transform``
+for the same key, and also takes the state of ``BatchNorm`` and the other stateful modules.
 
 Catalog names: ``transformers:<ModelClass>`` (:mod:`verify.audit.hf`) and the layers of
 the registry, ``torch:nn.MultiheadAttention``, ``keras:layers.Dense``, ``nnx:Linear``,
 ``linen:Dense``, ``mlx:nn.Linear``, ``paddle:nn.Linear``, ``tinygrad:nn.Linear``,
-``tf_keras:layers.Dense``, with ``--kwargs`` as the
-constructor's arguments.
+``tf_keras:layers.Dense``, ``equinox:nn.Linear``, ``haiku:Linear``, with ``--kwargs`` as
+the constructor's arguments.
 """
 
 from __future__ import annotations
@@ -41,10 +51,10 @@ import numpy as np
 from verify.adapters import require, seed32
 
 BUILDER_APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "tinygrad", "arrays",
-                "tf_keras")
+                "tf_keras", "equinox", "haiku")
 LAYER_PREFIXES = {"torch": "torch", "keras": "keras", "nnx": "nnx", "linen": "linen",
                   "mlx": "mlx", "paddle": "paddle", "tinygrad": "tinygrad",
-                  "tf_keras": "tf_keras"}
+                  "tf_keras": "tf_keras", "equinox": "equinox", "haiku": "haiku"}
 MAX_PARAMETERS = 50_000_000
 """The cap on the entries of one build (all tensors): larger models take minutes per
 build and gigabytes per pooled sample. Audit them at a smaller config."""
@@ -172,6 +182,26 @@ def seeded(api: str, function: Callable, kwargs: Mapping[str, Any]) -> Callable[
             with on_cpu():
                 tinygrad.Tensor.manual_seed(seed32(seed))
                 return realize(function(**kwargs))
+    elif api == "equinox":
+        jax = require("jax")
+        require("equinox")
+
+        def make(seed: int):
+            return function(jax.random.key(seed32(seed)), **kwargs)
+    elif api == "haiku":
+        jax = require("jax")
+        hk = require("haiku")
+
+        def make(seed: int):
+            built = function(**kwargs)
+            if not isinstance(built, tuple) or not built or not callable(built[0]):
+                raise BuildError("a haiku builder must return (forward_fn, *example_inputs), "
+                                 f"got a {type(built).__name__}")
+            forward, *inputs = built
+            params, state = hk.transform_with_state(forward).init(
+                jax.random.key(seed32(seed)), *inputs)
+            # the inputs go on to the walker: one traced call names every module's type
+            return forward, params, state, *inputs
     elif api == "arrays":
         def make(seed: int):
             return function(seed, **kwargs)
@@ -208,6 +238,19 @@ def check_model(api: str, model: Any, target: str) -> None:
                 "nnx": ("flax.nnx", "Module"), "mlx": ("mlx.nn", "Module"),
                 "paddle": ("paddle.nn", "Layer"),
                 "tf_keras": ("tf_keras.layers", "Layer")}
+    if api == "equinox":
+        equinox = require("equinox")
+        if isinstance(model, tuple) and len(model) == 2 \
+                and isinstance(model[1], equinox.nn.State):
+            model = model[0]
+        if not isinstance(model, equinox.Module):
+            raise BuildError(f"the builder {target} returned a {type(model).__name__}, not an "
+                             "equinox.Module (--api equinox)")
+    elif api == "haiku" and not (isinstance(model, tuple) and len(model) >= 3
+                                 and isinstance(model[1], Mapping)
+                                 and isinstance(model[2], Mapping)):
+        raise BuildError(f"the builder {target} did not give (forward_fn, params, state, "
+                         "*example_inputs) (--api haiku)")
     if api in expected:
         module_name, class_name = expected[api]
         if api == "tf_keras":
@@ -315,6 +358,9 @@ def _layer(framework: str, name: str, kwargs: dict, timeout: float,
     if framework == "nnx":  # the registry gives fn(rngs); nnx builders take rngs first
         def function(rngs, **arguments):
             return layers.build_layer(framework, name, arguments)(rngs)
+    elif framework == "equinox":  # the registry gives fn(key); equinox builders take key
+        def function(key, **arguments):
+            return layers.build_layer(framework, name, arguments)(key)
 
     try:  # a wrong name or wrong arguments are bad usage, found before any audit
         seeded(framework, function, kwargs)(0)

@@ -14,7 +14,8 @@ from verify.cli.schema import document, print_document
 from verify.seeding import DEFAULT_SEED, run_seed
 
 NAME = "audit"
-APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "tinygrad", "arrays", "tf_keras")
+APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "tinygrad", "arrays", "tf_keras",
+        "equinox", "haiku")
 DTYPES = ("float32", "float64")
 DEFAULT_EXAMPLES = 5
 LIBRARIES = ("torch", "transformers", "jax", "flax", "keras", "mlx", "tinygrad")
@@ -134,7 +135,8 @@ def _libraries(results) -> tuple[str, ...]:
     """The distributions the audited models were built with, besides torch."""
     wanted = {"keras": ("keras", "jax"), "nnx": ("jax", "flax"), "linen": ("jax", "flax"),
               "mlx": ("mlx",), "paddle": ("paddlepaddle",), "tinygrad": ("tinygrad",),
-              "tf_keras": ("tf_keras", "tensorflow")}
+              "tf_keras": ("tf_keras", "tensorflow"), "equinox": ("jax", "equinox"),
+              "haiku": ("jax", "dm-haiku")}
     names = [name for r in results for name in wanted.get(r.api, ())]
     if any(r.target.startswith("transformers:") for r in results):
         names.append("transformers")

@@ -32,7 +32,8 @@ Module per api: :mod:`~verify.layers.torch_layers`, :mod:`~verify.layers.keras_l
 :mod:`~verify.layers.nnx_layers` and :mod:`~verify.layers.linen_layers` (handlers in
 :mod:`~verify.layers.flax_common`), :mod:`~verify.layers.mlx_layers`,
 :mod:`~verify.layers.paddle_layers`, :mod:`~verify.layers.tinygrad_layers`,
-:mod:`~verify.layers.tf_keras_layers`, :mod:`~verify.layers.arrays`. Importing this package
+:mod:`~verify.layers.tf_keras_layers`, :mod:`~verify.layers.equinox_layers`,
+:mod:`~verify.layers.haiku_layers`, :mod:`~verify.layers.arrays`. Importing this package
 imports none of the frameworks.
 """
 
@@ -44,6 +45,8 @@ from types import ModuleType
 
 from verify.layers import (
     arrays,
+    equinox_layers,
+    haiku_layers,
     keras_layers,
     linen_layers,
     mlx_layers,
@@ -59,16 +62,18 @@ from verify.layers.records import Param, Role, same_law
 __all__ = ["APIS", "LAYERS", "Param", "Role", "Site", "build_layer", "lookup", "registered",
            "same_law", "walk"]
 
-APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "tinygrad", "arrays", "tf_keras")
+APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "tinygrad", "arrays", "tf_keras",
+        "equinox", "haiku")
 
 _MODULES: dict[str, ModuleType] = {"torch": torch_layers, "keras": keras_layers,
                                    "nnx": nnx_layers, "linen": linen_layers,
                                    "mlx": mlx_layers, "paddle": paddle_layers,
                                    "tinygrad": tinygrad_layers, "arrays": arrays,
-                                   "tf_keras": tf_keras_layers}
+                                   "tf_keras": tf_keras_layers, "equinox": equinox_layers,
+                                   "haiku": haiku_layers}
 _FRAMEWORKS = {"torch": "torch", "keras": "keras", "nnx": "flax", "linen": "flax",
                "mlx": "mlx", "paddle": "paddle", "tinygrad": "tinygrad", "arrays": "numpy",
-               "tf_keras": "tf_keras"}
+               "tf_keras": "tf_keras", "equinox": "equinox", "haiku": "haiku"}
 
 LAYERS: dict[str, Mapping[str, Handler]] = {api: module.HANDLERS
                                             for api, module in _MODULES.items()}
@@ -101,8 +106,9 @@ def _module(api: str) -> ModuleType:
         else:
             importlib.import_module(_FRAMEWORKS[api])
     except (ImportError, LibraryMissing):
+        package = {"haiku": "dm-haiku"}.get(api, _FRAMEWORKS[api])
         raise ValueError(f"api {api!r} needs {_FRAMEWORKS[api]}, which is not installed: "
-                         f"pip install {_FRAMEWORKS[api]}") from None
+                         f"pip install {package}") from None
     return _MODULES[api]
 
 
@@ -153,7 +159,13 @@ def walk(api: str, model: object) -> list[Param]:
     * ``arrays``: a mapping of names to arrays; roles from the names alone;
     * ``tf_keras``: a built ``tf_keras.Model`` or ``tf_keras.layers.Layer``; names are the
       layers' names from the root (a ``Model``'s own name left out), string variables
-      (vocabularies) are left out.
+      (vocabularies) are left out;
+    * ``equinox``: an ``equinox.Module``, or ``(module, state)`` from
+      ``eqx.nn.make_with_state``; names are dotted field paths; the values of a
+      ``StateIndex`` are buffers;
+    * ``haiku``: ``(forward_fn, params, state, *example_inputs)`` (the layer types from one
+      traced call) or a bare ``params`` mapping (from the automatic module names); names are
+      ``module_name/param``; state entries are buffers.
     """
     return _module(api).walk(model)
 
@@ -166,6 +178,9 @@ def build_layer(api: str, name: str, kwargs: dict) -> object:
     * ``torch``: the module (a lazy one, ``nn.LazyLinear``, called once on zeros of
       ``kwargs["input_shape"]`` so that it has its parameters); ``mlx``, ``paddle``: the
       module;
+    * ``equinox``: a function ``fn(key)`` that builds the module;
+    * ``haiku``: ``(forward_fn, *example_inputs)``, the module built and called inside
+      ``forward_fn`` (:func:`verify.layers.haiku_layers.build`);
     * ``keras``: the layer, built: ``kwargs["input_shape"]`` (a shape, or a list of shapes
       for ``MultiHeadAttention``: query, value[, key]) with a batch axis, or a default
       per layer type (:data:`verify.layers.keras_layers.DEFAULT_INPUT_SHAPES`);

@@ -19,7 +19,7 @@ import importlib.util
 
 PREFIXES = {"torch": "torch.", "keras": "keras.", "nnx": "flax.nnx.", "linen": "flax.linen.",
             "mlx": "mlx.", "paddle": "paddle.", "tf_keras": "tf_keras.",
-            "tinygrad": "tinygrad."}
+            "tinygrad": "tinygrad.", "equinox": "equinox.", "haiku": "haiku."}
 """What a registered name (``torch.nn.Linear``) has before its catalog name (``nn.Linear``)."""
 
 NEEDS = {("torch", "transformers.pytorch_utils.Conv1D"): "transformers"}
@@ -420,10 +420,122 @@ def _tinygrad() -> dict[str, dict]:
     }
 
 
+def _equinox() -> dict[str, dict]:
+    linear = {"layer": "nn.Linear", "kwargs": {"in_features": 20, "out_features": 30}}
+    conv = {"Conv1d": {"in_channels": 60, "out_channels": 120, "kernel_size": 5, "stride": 2,
+                       "groups": 3},
+            "Conv2d": {"in_channels": 32, "out_channels": 64, "kernel_size": 3, "stride": 2,
+                       "groups": 4},
+            "Conv3d": {"in_channels": 8, "out_channels": 16, "kernel_size": 3,
+                       "stride": [1, 2, 2], "groups": 2},
+            "ConvTranspose1d": {"in_channels": 40, "out_channels": 60, "kernel_size": 4,
+                                "stride": 2, "groups": 2},
+            "ConvTranspose2d": {"in_channels": 16, "out_channels": 48, "kernel_size": 3,
+                                "stride": 3},
+            "ConvTranspose3d": {"in_channels": 4, "out_channels": 8, "kernel_size": 2,
+                                "stride": 2}}
+    return {
+        "nn.Linear": {"in_features": 300, "out_features": 70},
+        **{f"nn.{name}": kwargs for name, kwargs in conv.items()},
+        "nn.Conv": {"num_spatial_dims": 2, **conv["Conv2d"]},
+        "nn.ConvTranspose": {"num_spatial_dims": 1, **conv["ConvTranspose1d"]},
+        "nn.Embedding": {"num_embeddings": 1000, "embedding_size": 32},
+        "nn.GRUCell": {"input_size": 30, "hidden_size": 40},
+        "nn.LSTMCell": {"input_size": 20, "hidden_size": 50},
+        "nn.LayerNorm": {"shape": 64},
+        "nn.RMSNorm": {"shape": 64},
+        "nn.GroupNorm": {"groups": 4, "channels": 64},
+        "nn.BatchNorm": {"input_size": 16, "axis_name": "batch", "mode": "batch"},
+        "nn.PReLU": {},
+        "nn.SpectralNorm": {"layer": linear, "weight_name": "weight"},
+        "nn.WeightNorm": {"layer": linear},
+        # query 64 -> 4 heads of 16; key 32 and value 48 wide: fans differ per projection
+        "nn.MultiheadAttention": {"num_heads": 4, "query_size": 64, "key_size": 32,
+                                  "value_size": 48, "use_query_bias": True,
+                                  "use_output_bias": True},
+        "nn.MLP": {"in_size": 20, "out_size": 10, "width_size": 64, "depth": 2},
+        "nn.Sequential": {"layers": [linear, {"layer": "nn.LayerNorm", "kwargs": {"shape": 30}},
+                                     {"layer": "nn.PReLU", "kwargs": {}}]},
+    }
+
+
+def _haiku() -> dict[str, dict]:
+    conv2d = {"output_channels": 64, "kernel_shape": 3, "stride": 2, "feature_group_count": 4,
+              "input_shape": [1, 8, 8, 32]}
+    transpose1d = {"output_channels": 60, "kernel_shape": 4, "stride": 2,
+                   "input_shape": [1, 8, 40]}
+    quantizer = {"embedding_dim": 16, "num_embeddings": 64, "commitment_cost": 0.25,
+                 "input_shape": [4, 16]}
+    return {
+        "Linear": {"output_size": 70, "input_shape": [2, 300]},
+        "Bias": {"input_shape": [2, 16]},
+        "ConvND": {"num_spatial_dims": 2, **conv2d},
+        "Conv1D": {"output_channels": 120, "kernel_shape": 5, "stride": 2,
+                   "feature_group_count": 3, "input_shape": [1, 16, 60]},
+        "Conv2D": dict(conv2d),
+        "Conv3D": {"output_channels": 16, "kernel_shape": 3, "stride": [1, 2, 2],
+                   "feature_group_count": 2, "input_shape": [1, 4, 4, 4, 8]},
+        "ConvNDTranspose": {"num_spatial_dims": 1, **transpose1d},
+        "Conv1DTranspose": dict(transpose1d),
+        "Conv2DTranspose": {"output_channels": 48, "kernel_shape": 3, "stride": 3,
+                            "input_shape": [1, 4, 4, 16]},
+        "Conv3DTranspose": {"output_channels": 8, "kernel_shape": 2, "stride": 2,
+                            "input_shape": [1, 2, 2, 2, 4]},
+        "DepthwiseConv1D": {"channel_multiplier": 3, "kernel_shape": 5,
+                            "input_shape": [1, 16, 8]},
+        "DepthwiseConv2D": {"channel_multiplier": 2, "kernel_shape": 3, "stride": 3,
+                            "input_shape": [1, 9, 9, 16]},
+        "DepthwiseConv3D": {"channel_multiplier": 2, "kernel_shape": 2,
+                            "input_shape": [1, 4, 4, 4, 4]},
+        "SeparableDepthwiseConv2D": {"channel_multiplier": 2, "kernel_shape": 3,
+                                     "input_shape": [1, 8, 8, 8]},
+        "Embed": {"vocab_size": 1000, "embed_dim": 32},
+        "LayerNorm": {"axis": -1, "create_scale": True, "create_offset": True,
+                      "input_shape": [2, 16]},
+        "InstanceNorm": {"create_scale": True, "create_offset": True,
+                         "input_shape": [2, 4, 4, 16]},
+        "RMSNorm": {"axis": -1, "input_shape": [2, 16]},
+        "GroupNorm": {"groups": 4, "input_shape": [2, 4, 16]},
+        "BatchNorm": {"create_scale": True, "create_offset": True, "decay_rate": 0.9,
+                      "input_shape": [4, 16]},
+        "ExponentialMovingAverage": {"decay": 0.9, "input_shape": [4, 16]},
+        "EMAParamsTree": {"decay": 0.9, "input_shape": [8, 4]},
+        "SpectralNorm": {"input_shape": [16, 8]},
+        "SNParamsTree": {"input_shape": [16, 8]},
+        # query 64, key and value 32 wide: the projections' fans differ; MultiHeadAttention
+        # has no default w_init
+        "MultiHeadAttention": {"num_heads": 4, "key_size": 8, "model_size": 48,
+                               "w_init": {"initializer": "VarianceScaling",
+                                          "kwargs": {"scale": 1.0}},
+                               "input_shape": [[2, 5, 64], [2, 6, 32], [2, 6, 32]]},
+        "LSTM": {"hidden_size": 50, "input_shape": [2, 20]},
+        "GRU": {"hidden_size": 40, "input_shape": [2, 30]},
+        "VanillaRNN": {"hidden_size": 50, "input_shape": [2, 20]},
+        "Conv1DLSTM": {"input_shape": [8], "output_channels": 4, "kernel_shape": 3,
+                       "input_channels": 6},
+        "Conv2DLSTM": {"input_shape": [6, 6], "output_channels": 4, "kernel_shape": 3,
+                       "input_channels": 6},
+        "Conv3DLSTM": {"input_shape": [4, 4, 4], "output_channels": 4, "kernel_shape": 3,
+                       "input_channels": 2},
+        "DeepRNN": {"layers": [{"layer": "LSTM", "kwargs": {"hidden_size": 30}},
+                               {"layer": "GRU", "kwargs": {"hidden_size": 20}}],
+                    "input_shape": [2, 20]},
+        "ResetCore": {"core": {"layer": "LSTM", "kwargs": {"hidden_size": 20}},
+                      "input_shape": [2, 10]},
+        "Sequential": {"layers": [{"layer": "Linear", "kwargs": {"output_size": 30}},
+                                  {"layer": "Linear", "kwargs": {"output_size": 10}}],
+                       "input_shape": [2, 20]},
+        "nets.MLP": {"output_sizes": [64, 10], "input_shape": [2, 20]},
+        "nets.VectorQuantizer": dict(quantizer),
+        "nets.VectorQuantizerEMA": {**quantizer, "decay": 0.9},
+    }
+
+
 EXAMPLES: dict[str, dict[str, dict]] = {"torch": _torch(), "keras": _keras(),
                                         "nnx": _nnx(), "linen": _linen(), "mlx": _mlx(),
                                         "paddle": _paddle(), "tf_keras": _tf_keras(),
-                                        "tinygrad": _tinygrad()}
+                                        "tinygrad": _tinygrad(), "equinox": _equinox(),
+                                        "haiku": _haiku()}
 """api -> catalog name -> constructor arguments (JSON)."""
 
 

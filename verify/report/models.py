@@ -35,10 +35,11 @@ QUICK_LAYER = "torch:nn.ConvTranspose2d"
 convolution's fan-in off the wrong axis of its stored shape."""
 QUICK_ARCHITECTURE = "transformers:GPT2Model"
 LIBRARY_APIS = {"torch": ("torch",), "jax": ("nnx", "linen"), "flax": ("nnx", "linen"),
-                "keras": ("keras",), "mlx": ("mlx",)}
+                "keras": ("keras",), "mlx": ("mlx",), "equinox": ("equinox",),
+                "haiku": ("haiku",)}
 """The layer apis a report library selects."""
 API_PACKAGES = {"torch": "torch", "keras": "keras", "nnx": "flax", "linen": "flax",
-                "mlx": "mlx"}
+                "mlx": "mlx", "equinox": "equinox", "haiku": "haiku"}
 FIGURE = "models-depth"
 DEPTH_CHANGE = 0.1
 """A relative change of a pattern's std between layer indices that puts an architecture
