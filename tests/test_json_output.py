@@ -4,7 +4,8 @@ documents them.
 
 Each command runs in-process (``verify.cli.main``) on the smallest work that still
 exercises its whole path: one claim, one example, one shape, small layers, one catalog
-entry, a measurement of one run and one trial. A few seconds in all.
+entry, a measurement of one run and one trial, one release of a fake library from a local
+wheelhouse. A few seconds each.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ RUNS = {
     "compare --models": ["compare", "--models", "tests.compare_models:mlp",
                          "tests.compare_models:mlp_normal"],
     "audit": ["audit", "torch:nn.Linear", "--kwargs", '{"in_features": 16, "out_features": 8}'],
+    "history": ["history", "fakeinit", "--target", "fakeinit.init:he", "--api", "numpy",
+                "--scheme", "he", "--dist", "normal", "--versions", "1.0.0", "--examples", "1"],
     "measure": ["measure", "--quick", "--runs", "1", "--trials", "1", "--no-explore"],
 }
 """The quick run of each command that has ``--json`` (keyed ``command --mode`` for a mode
@@ -42,6 +45,8 @@ FIELDS = {
     "compare --models": {"models", "map", "builds", "alpha", "equivalent", "pairs",
                          "unmatched_a", "unmatched_b", "notes", "seconds"},
     "audit": {"verdict", "target", "api", "builds", "tensors", "findings", "replay"},
+    "history": {"library", "distribution", "mode", "entries", "selection", "candidates",
+                "releases", "changes", "deviations", "not_bisected", "cache", "seconds"},
     "measure": {"budget", "null", "power", "peers", "seconds"},
 }
 """The fields each command documents besides the three every document has."""
@@ -70,11 +75,24 @@ def one_catalog_entry(monkeypatch):
         [entry], {"jax": "jax is not installed"}))
 
 
+@pytest.fixture
+def fake_wheelhouse(monkeypatch, tmp_path):
+    """``history`` on ``fakeinit`` from a local wheelhouse (pip's own environment variables
+    say where), installed into a cache in ``tmp_path``."""
+    from tests.fake_releases import wheelhouse
+
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheelhouse(tmp_path / "wheels")))
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("VERIFY_HISTORY_CACHE", str(tmp_path / "cache"))
+
+
 @pytest.mark.parametrize("command", list(RUNS))
 def test_json_is_one_object_with_schema_version_seed_and_versions(
         command, request, capsys, tmp_path):
     if command == "conformance":
         request.getfixturevalue("one_catalog_entry")
+    if command == "history":
+        request.getfixturevalue("fake_wheelhouse")
     argv = [*RUNS[command], "--seed", str(SEED), "--json"]
     if command == "measure":
         argv += ["--out", str(tmp_path / "m.json")]

@@ -15,7 +15,17 @@ import sys
 from collections.abc import Sequence
 
 from verify.adapters import ContractError, DtypeUnsupported, LibraryMissing
-from verify.cli import audit, check, claims, compare, conformance, fingerprint, measure, report
+from verify.cli import (
+    audit,
+    check,
+    claims,
+    compare,
+    conformance,
+    fingerprint,
+    history,
+    measure,
+    report,
+)
 from verify.cli.claims import render_table
 from verify.cli.conformance import render_matrix
 from verify.cli.fingerprint import render_fingerprint
@@ -26,7 +36,7 @@ from verify.conformance import TargetError as TargetErrorType
 __all__ = ["COMMANDS", "UsageError", "build_parser", "main", "render_fingerprint",
            "render_matrix", "render_table", "write_json_atomically"]
 
-COMMANDS = (claims, check, conformance, fingerprint, compare, audit, measure, report)
+COMMANDS = (claims, check, conformance, fingerprint, compare, audit, history, measure, report)
 """The commands, in the order ``--help`` lists them."""
 
 

@@ -1,0 +1,41 @@
+"""Which releases to try: the starting ones, then bisection between neighbours whose
+verdicts differ.
+
+After the starting releases have run, every change of a deviation between two tried
+releases that have untried releases between them is a *gap*. Each round tries the middle
+untried release of every gap; the gap then splits into two, one of which holds the change
+(or both, when two changes lay in one gap). A release that cannot be measured is tried
+like any other and only narrows the gap by itself. The rounds end when no gap is left, or
+when ``budget`` releases have been tried: the gaps left are returned, for the summary to
+say that those changes were not bisected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from packaging.version import Version
+
+from verify.history.summary import Release, gaps
+
+
+def explore(start: Sequence[Version], candidates: Sequence[Version],
+            evaluate: Callable[[Version, str], Release], *, chosen: str, bisect: bool = True,
+            budget: int | None = None) -> tuple[list[Release], list[list[Version]]]:
+    """Try ``start`` (each labelled ``chosen``), then bisect over ``candidates``.
+
+    ``evaluate(version, chosen)`` installs and runs one release. Returns the releases tried,
+    oldest first, and the gaps left untried (empty unless the budget ran out or
+    ``bisect`` is off)."""
+    tried: dict[Version, Release] = {}
+    limit = budget if budget is not None else len(set(start) | set(candidates))
+    for version in sorted(start):
+        tried[version] = evaluate(version, chosen)
+    while True:
+        left = gaps(list(tried.values()), candidates)
+        if not bisect or not left or len(tried) >= limit:
+            break
+        middles = sorted({gap[len(gap) // 2] for gap in left})
+        for version in middles[:limit - len(tried)]:
+            tried[version] = evaluate(version, "bisect")
+    return sorted(tried.values(), key=lambda r: r.version), left
