@@ -274,3 +274,31 @@ def test_the_librarys_own_distributions_do_not_confound_but_other_pins_do():
     assert change.moved == {"numpy": (importlib.metadata.version("numpy"), "1.26.4")}
     assert change.describe().endswith(
         f"confounded: numpy {importlib.metadata.version('numpy')} -> 1.26.4")
+
+
+def test_a_release_whose_import_crashes_the_process_is_recorded_not_fatal(tmp_path):
+    from verify.history.runner import Plan, run_release
+
+    (tmp_path / "crashy").mkdir()
+    (tmp_path / "crashy" / "__init__.py").write_text("import os\nos.abort()\n")
+    ran = run_release(Plan(library="crashy", requirement="crashy", module="crashy",
+                           mode="check", entries=("crashy:f",)), tmp_path)
+    assert ran.status == "import failed"
+    assert "signal 6" in ran.reason and ran.outcomes == {}
+
+
+def test_a_release_shadowed_by_the_base_environment_is_not_taken_for_it(tmp_path):
+    from verify.history.runner import Plan, run_release
+
+    ran = run_release(Plan(library="numpy", requirement="numpy", module="numpy"), tmp_path)
+    assert ran.status == "import failed" and "not from the release's directory" in ran.reason
+
+
+def test_max_releases_leaves_out_the_oldest_starting_releases_and_says_so(fake):
+    done = history(*history_arguments(fake["house"], fake["cache"]), "--max-releases", "1",
+                   "--json")
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert [r["version"] for r in document["releases"]] == ["1.2.0"]
+    assert document["left_out"] == ["1.0.0", "1.1.0"]
+    assert "leaving out the older starting releases 1.0.0 .. 1.1.0 (2)" in done.stderr

@@ -26,7 +26,7 @@ from pathlib import Path
 from packaging.version import Version
 
 from verify.history.bisect import explore
-from verify.history.install import directory_bytes, install_release
+from verify.history.install import directory_bytes, install_release, is_cached
 from verify.history.releases import (
     IndexOptions,
     IndexUnavailable,
@@ -94,6 +94,8 @@ class History:
     """The releases on the index that the selection covers (what bisection may try)."""
     releases: list[Release]
     not_bisected: list[list[Version]] = field(default_factory=list)
+    left_out: list[Version] = field(default_factory=list)
+    """Starting releases left out by ``--max-releases`` (the oldest)."""
     cache: Path
     seconds: float = 0.0
 
@@ -136,6 +138,7 @@ class History:
             "changes": [c.to_dict() for c in self.changes],
             "deviations": self.deviation_table(),
             "not_bisected": [[str(v) for v in gap] for gap in self.not_bisected],
+            "left_out": [str(v) for v in self.left_out],
             "cache": str(self.cache), "installed_bytes": self.installed_bytes,
             "cache_bytes": self.cache_bytes, "seconds": round(self.seconds, 2),
         }
@@ -159,12 +162,18 @@ def run_history(plan: Plan, *, selection: Selection, index: IndexOptions, cache:
         available = available_releases(plan.requirement, index)
     candidates = in_selection(available, selection)
     start = starting_releases(candidates, selection, max_releases)
+    left_out = sorted(set(starting_releases(candidates, selection, len(candidates) +
+                                            len(selection.explicit))) - set(start))
+    if left_out:
+        progress(f"--max-releases {max_releases}: leaving out the older starting releases "
+                 f"{left_out[0]} .. {left_out[-1]} ({len(left_out)})")
     counter = iter(range(1, 10**9))
 
     def evaluate(version: Version, chosen: str) -> Release:
         begun = time.monotonic()
         label = f"{plan.distribution} {version} ({chosen}, #{next(counter)})"
-        progress(f"{label}: installing ...")
+        if not is_cached(cache, plan.requirement, str(version)):
+            progress(f"{label}: installing ...")
         installed = install_release(plan.requirement, str(version), own=frozenset(plan.own),
                                     cache=cache, index=index)
         if not installed.ok:
@@ -186,7 +195,7 @@ def run_history(plan: Plan, *, selection: Selection, index: IndexOptions, cache:
                              chosen="explicit" if selection.explicit else "minor",
                              bisect=bisect, budget=max_releases)
     return History(plan=plan, selection=selection, candidates=list(candidates),
-                   releases=releases, not_bisected=left, cache=cache,
+                   releases=releases, not_bisected=left, left_out=left_out, cache=cache,
                    seconds=time.monotonic() - started)
 
 

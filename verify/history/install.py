@@ -122,6 +122,11 @@ def install_release(requirement: str, version: str, *, own: frozenset[str], cach
                      bytes=manifest["bytes"])
 
 
+def is_cached(cache: Path, requirement: str, version: str) -> bool:
+    """Whether an earlier run installed this release for this interpreter."""
+    return _read_manifest(release_directory(cache, requirement, version)) is not None
+
+
 def resolve_against_base(requirement: str, version: str,
                          index: IndexOptions) -> tuple[dict[str, str], str]:
     """What installing ``requirement`` into the base would install: ``({name: version},

@@ -55,6 +55,9 @@ def render(history: History) -> str:
                 lines.append(textwrap.fill(f"measured at {change.first_bad}: {change.detail}",
                                            width=100, initial_indent="    ",
                                            subsequent_indent="      "))
+    if history.left_out:
+        lines.append(f"left out by --max-releases: {history.left_out[0]} .. "
+                     f"{history.left_out[-1]} ({len(history.left_out)} starting releases)")
     for gap in history.not_bisected:
         lines.append(f"not bisected (--max-releases reached): {gap[0]} .. {gap[-1]}")
     errors = [(release.version, name, outcome.reason) for release in releases

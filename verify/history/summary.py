@@ -135,8 +135,9 @@ class Change:
     def to_dict(self) -> dict:
         return {"deviation": self.deviation, "entry": self.entry, "change": self.change,
                 "release": str(self.release), "previous": str(self.previous),
-                "first_bad": str(self.first_bad),
-                "last_good": str(self.previous if self.change == "appeared" else self.release),
+                **({"first_bad": str(self.release), "last_good": str(self.previous)}
+                   if self.change == "appeared" else
+                   {"last_bad": str(self.previous), "first_fixed": str(self.release)}),
                 "exact": self.exact, "confounded": self.confounded,
                 "moved": {n: list(pair) for n, pair in self.moved.items()},
                 "unknown_between": [list(pair) for pair in self.unknown_between],
