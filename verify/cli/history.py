@@ -67,7 +67,8 @@ def add_parser(commands) -> None:
     parser.add_argument("--no-bisect", action="store_true",
                         help="run only the starting releases")
     parser.add_argument("--max-releases", type=integer(1, "a positive integer"), default=30,
-                        help="releases to install and run at most (default: %(default)s)")
+                        help="starting releases at most (the newest are kept), and again "
+                        "at most as many added by bisection (default: %(default)s)")
     run_options(parser, 3, "shapes (configs, for audits) hypothesis draws per entry")
 
 

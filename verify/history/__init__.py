@@ -155,6 +155,9 @@ def run_history(plan: Plan, *, selection: Selection, index: IndexOptions, cache:
                 available: Sequence[Version] | None = None) -> History:
     """Run ``plan`` on the selected releases of its library, then bisect.
 
+    ``max_releases`` caps the starting releases (the newest are kept) and, separately, the
+    releases bisection adds.
+
     ``available`` is the index's list of releases when the caller already has it (else it
     is asked for). Raises :class:`IndexUnavailable` when the index has no release."""
     started = time.monotonic()
@@ -193,7 +196,7 @@ def run_history(plan: Plan, *, selection: Selection, index: IndexOptions, cache:
 
     releases, left = explore(start, candidates, evaluate,
                              chosen="explicit" if selection.explicit else "minor",
-                             bisect=bisect, budget=max_releases)
+                             bisect=bisect, budget=len(start) + max_releases)
     return History(plan=plan, selection=selection, candidates=list(candidates),
                    releases=releases, not_bisected=left, left_out=left_out, cache=cache,
                    seconds=time.monotonic() - started)

@@ -59,7 +59,8 @@ def render(history: History) -> str:
         lines.append(f"left out by --max-releases: {history.left_out[0]} .. "
                      f"{history.left_out[-1]} ({len(history.left_out)} starting releases)")
     for gap in history.not_bisected:
-        lines.append(f"not bisected (--max-releases reached): {gap[0]} .. {gap[-1]}")
+        lines.append(f"not bisected (--no-bisect, or --max-releases reached): {gap[0]} .. "
+                     f"{gap[-1]} untried")
     errors = [(release.version, name, outcome.reason) for release in releases
               for name, outcome in release.outcomes.items() if outcome.verdict == "error"]
     if errors:
