@@ -164,9 +164,8 @@ def run_history(plan: Plan, *, selection: Selection, index: IndexOptions, cache:
     if available is None:
         available = available_releases(plan.requirement, index)
     candidates = in_selection(available, selection)
-    start = starting_releases(candidates, selection, max_releases)
-    left_out = sorted(set(starting_releases(candidates, selection, len(candidates) +
-                                            len(selection.explicit))) - set(start))
+    every = starting_releases(candidates, selection)
+    start, left_out = every[-max_releases:], every[:-max_releases]
     if left_out:
         progress(f"--max-releases {max_releases}: leaving out the older starting releases "
                  f"{left_out[0]} .. {left_out[-1]} ({len(left_out)})")

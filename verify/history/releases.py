@@ -143,9 +143,7 @@ def latest_patches(releases: Iterable[Version]) -> list[Version]:
     return sorted(latest.values())
 
 
-def starting_releases(releases: Sequence[Version], selection: Selection,
-                      limit: int) -> list[Version]:
-    """The releases to run first: the explicit ones, else the latest patch of each minor
-    release among ``releases``; the newest ``limit`` of them."""
-    chosen = list(selection.explicit) if selection.explicit else latest_patches(releases)
-    return sorted(chosen)[-limit:]
+def starting_releases(releases: Sequence[Version], selection: Selection) -> list[Version]:
+    """The releases to run first, oldest first: the explicit ones, else the latest patch of
+    each minor release among ``releases``."""
+    return sorted(selection.explicit) if selection.explicit else latest_patches(releases)
