@@ -8,11 +8,13 @@ import re
 from pathlib import Path
 
 from verify.catalog import LIBRARIES as CATALOG
+from verify.cli.audit import DTYPES as AUDIT_DTYPES
 from verify.cli.options import UsageError, integer, run_options
 from verify.cli.output import end_progress, progress
 from verify.cli.schema import document, print_document
 from verify.distributions import INIT_FAMILIES
 from verify.fans import LAYOUTS
+from verify.precision import DTYPES
 from verify.schemes import MODES, SCHEMES
 from verify.seeding import run_seed
 from verify.targets import APIS
@@ -69,6 +71,9 @@ def add_parser(commands) -> None:
     parser.add_argument("--max-releases", type=integer(1, "a positive integer"), default=30,
                         help="starting releases at most (the newest are kept), and again "
                         "at most as many added by bisection (default: %(default)s)")
+    parser.add_argument("--dtype", choices=DTYPES, default="float32",
+                        help="the dtype each initializer is asked for (default: %(default)s; "
+                        f"audits take {' and '.join(AUDIT_DTYPES)})")
     run_options(parser, 3, "shapes (configs, for audits) hypothesis draws per entry")
 
 
@@ -108,7 +113,8 @@ def _plan(args: argparse.Namespace, *, seed: int):
 
     name = args.library
     given = [f"--{option}" for option in CLAIM_OPTIONS if getattr(args, option) is not None]
-    common = {"examples": args.examples, "seed": seed, "timeout": args.timeout}
+    common = {"examples": args.examples, "seed": seed, "timeout": args.timeout,
+              "dtype": args.dtype}
     if args.target:
         if args.only:
             raise UsageError("--target checks one initializer: leave out --only")
@@ -137,6 +143,9 @@ def _plan(args: argparse.Namespace, *, seed: int):
     if name == AUDITED and not args.only:
         raise UsageError("transformers: choose the architectures to audit with --only, "
                          "such as --only GPT2Model BertModel")
+    if name == AUDITED and args.dtype not in AUDIT_DTYPES:
+        raise UsageError(f"--dtype {args.dtype}: audits build models in "
+                         f"{' or '.join(AUDIT_DTYPES)}")
     entries = tuple(dict.fromkeys(_entry_name(name, entry) for entry in args.only or ()))
     mode = "audit" if name == AUDITED else ("check" if entries else "conformance")
     return Plan(library=name, requirement=found.requirement, module=found.module,

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import verify
+from verify.matrix import label
 
 CHILD_TIMEOUT = 3600.0
 """Seconds one child (a whole conformance run of a release) may take."""
@@ -52,6 +53,8 @@ class Plan:
     examples: int = 3
     seed: int = 0
     timeout: float = 60.0
+    dtype: str = "float32"
+    """The dtype each initializer is asked for (one, to keep a release's run short)."""
 
     @property
     def distribution(self) -> str:
@@ -151,21 +154,23 @@ def run_release(plan: Plan, directory: Path) -> Ran:
     outcomes: dict[str, Outcome] = {}
     if plan.mode == "conformance":
         done = _child(["-m", "verify", "conformance", "--library", plan.library,
-                       "--no-fingerprint", "--timeout", str(plan.timeout), *common],
-                      environment)
+                       "--no-fingerprint", "--timeout", str(plan.timeout), "--dtype",
+                       plan.dtype, *common], environment)
         document = _document(done)
         if document is None:
             return Ran(status="error", imported=seen["version"],
                        reason=last_line(done.stderr, done.returncode))
         for row in document["entries"]:
-            outcomes[row["target"]] = _from_row(row)
+            outcomes[label(row)] = _from_row(row)
     else:
         for entry in plan.entries:
             if plan.mode == "audit":
                 arguments = ["audit", entry, "--timeout", str(plan.timeout)]
+                if plan.dtype != "float32":
+                    arguments += ["--dtype", plan.dtype]
             else:
                 arguments = ["check", entry, *plan.check_options, "--timeout",
-                             str(plan.timeout)]
+                             str(plan.timeout), "--dtype", plan.dtype]
             done = _child(["-m", "verify", *arguments, *common], environment)
             document = _document(done)
             if document is None:
