@@ -54,6 +54,12 @@ FLAT_FILLS = {
     "tf_keras": {"tf_keras:RandomNormal", "tf_keras:RandomNormal(mean=1.0, stddev=0.5)",
                  "tf_keras:RandomUniform", "tf_keras:TruncatedNormal",
                  "tf_keras:TruncatedNormal(mean=1.0, stddev=0.5)"},
+    "haiku": {"haiku:RandomNormal", "haiku:RandomNormal(stddev=0.5, mean=1.0)",
+              "haiku:RandomUniform", "haiku:RandomUniform(minval=-0.5, maxval=2.0)",
+              "haiku:TruncatedNormal", "haiku:TruncatedNormal(stddev=0.5, mean=1.0)"},
+    "tinygrad": {"tinygrad:Tensor.normal", "tinygrad:Tensor.normal(mean=1.0, std=0.5)",
+                 "tinygrad:Tensor.rand", "tinygrad:Tensor.randn", "tinygrad:Tensor.uniform",
+                 "tinygrad:Tensor.uniform(low=-2.0, high=0.5)"},
 }
 """The catalog's flat fills of a shape-independent law, by library."""
 
