@@ -78,10 +78,17 @@ def in_place(function: Callable, name: str, dtype: str = "float32", **kwargs) ->
         return _numpy(tensor)
 
     arguments = "".join(f", {k}={v!r}" for k, v in kwargs.items())
-    made = "" if dtype == "float32" else f", dtype=torch.{dtype}"
+    if takes_generator:
+        call = f"{name}(t{arguments}, generator=torch.Generator().manual_seed({{seed}}))"
+    else:
+        call = f"torch.manual_seed({{seed}}); {name}(t{arguments})"
     return Target(name + ("" if dtype == "float32" else f" [{dtype}]"), "torch", sample,
-                  "oihw", f"w = torch.empty({{shape}}{made}); {name}(w{arguments}, "
-                  f"generator=torch.Generator().manual_seed({{seed}}))", dtype=dtype)
+                  "oihw", f"import torch; t = torch.empty({{shape}}, dtype=torch.{dtype}); "
+                  f"{call}; w = {_NUMPY[dtype == 'bfloat16']}", dtype=dtype)
+
+
+_NUMPY = ("t.numpy()", "t.float().numpy()")
+"""A reproduction's tensor ``t`` as NumPy, exactly (bfloat16 widened)."""
 
 
 def _numpy(tensor) -> np.ndarray:
@@ -135,8 +142,18 @@ def layer(kind: str, *, groups: int = 1) -> Target:
         return made.weight.detach().numpy().copy()
 
     name = f"torch:nn.{kind}" + (f"(groups={groups})" if groups > 1 else "")
+    # the constructor for a weight of {shape}, as build() makes it
+    if kind == "Linear":
+        made = "torch.nn.Linear(shape[1], shape[0], bias=False)"
+    elif transposed:
+        made = (f"torch.nn.{kind}(shape[0], shape[1] * {groups}, tuple(shape[2:]), "
+                f"groups={groups}, bias=False)")
+    else:
+        made = (f"torch.nn.{kind}(shape[1] * {groups}, shape[0], tuple(shape[2:]), "
+                f"groups={groups}, bias=False)")
     return Target(name, "torch", sample, "oihw",
-                  f"torch.manual_seed({{seed}}); weight of nn.{kind} with weight shape {{shape}}")
+                  f"import torch; shape = {{shape}}; torch.manual_seed({{seed}}); "
+                  f"w = {made}.weight.detach().numpy()")
 
 
 def _conv_shapes(ndim: int, groups: int = 1, max_numel: int = 2**16):
