@@ -437,6 +437,7 @@ class Report:
             "shape": list(example.case),
             "failed": [r.name for r in failing],
             "variance_ratio": self.variance_ratio(example.results),
+            "checks": [r.to_dict() for r in example.results],
             # replace, not format: a snippet may hold other braces (a {seed}, a dict)
             "reproduce": self.reproduce.replace("{shape}", ",".join(map(str, example.case))),
         }

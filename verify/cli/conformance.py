@@ -4,11 +4,12 @@ and print the matrix."""
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import textwrap
 from collections.abc import Sequence
 
 from verify.catalog import LIBRARIES
-from verify.cli.options import UsageError, backend_option, run_options
+from verify.cli.options import UsageError, backend_option, run_options, upstream_option
 from verify.cli.output import end_progress, progress
 from verify.cli.schema import document, print_document
 from verify.matrix import conformance_row, label, skipped_rows
@@ -37,6 +38,10 @@ def add_parser(commands) -> None:
     parser.add_argument("--waive", metavar="FILE",
                         help="known deviations (the waiver file of audit): shown as waived, "
                         "they do not fail the run")
+    parser.add_argument("--only", nargs="+", metavar="PATTERN", default=None,
+                        help="only the entries whose name matches one of these shell-style "
+                        "patterns ('torch:nn.Conv*')")
+    upstream_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,6 +58,13 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--backend chooses Keras backends: add --library keras")
     try:
         found = catalog.load(libraries, backends=args.backend)
+        if args.only:
+            found.entries[:] = [e for e in found.entries
+                                if any(fnmatch.fnmatchcase(e.name, p) for p in args.only)]
+            if not found.entries:
+                raise UsageError(f"--only {' '.join(args.only)} matches no catalog entry of "
+                                 "the chosen libraries; python -m verify conformance --json "
+                                 "lists their names")
         rows: list[dict] = []
         units = [(entry, dtype) for entry in found.entries
                  for dtype in catalog.dtypes_of(entry, args.dtype)]
@@ -66,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
                 progress=lambda text, i=index, n=name: progress(f"[{i}/{total}] {n}: {text}"))
             rows.append(row)
             progress(f"[{index}/{total}] {name}: {row['verdict']} ({row['seconds']:.1f} s)")
+        if args.upstream is not None:
+            written = write_upstream(units, rows, args.upstream, seed)
+            progress(f"{len(written)} bug reports in {args.upstream}")
     finally:
         from verify.adapters.remote import close_all
 
@@ -123,3 +138,20 @@ def render_matrix(rows: Sequence[dict]) -> str:
     lines.append("")
     lines.append(", ".join(f"{n} {v}" for v, n in counts.items() if n))
     return "\n".join(lines)
+
+
+def write_upstream(units, rows: Sequence[dict], directory, seed: int) -> list:
+    """One bug report per failing row (:mod:`verify.upstream`)."""
+    from verify.upstream.findings import from_conformance
+    from verify.upstream.report import write
+
+    reports = []
+    for (entry, dtype), row in zip(units, rows):
+        if row["verdict"] not in ("fail", "error"):
+            continue
+        try:
+            target = entry.target(dtype)
+        except Exception:  # the row already says why; the report goes without a snippet
+            target = None
+        reports.append(from_conformance(entry, row, target, seed=seed))
+    return write(reports, directory, progress=progress)

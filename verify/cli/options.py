@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 
 from verify.conformance import MAX_NUMEL
 from verify.fans import LAYOUTS
@@ -103,3 +104,24 @@ def weight_shape(text: str) -> tuple[int, ...]:
             f"{text!r} has {math.prod(shape)} entries, above the cap of {MAX_NUMEL}; "
             "give smaller dimensions")
     return shape
+
+
+def upstream_directory(text: str):
+    """``--upstream DIR``: a directory to write bug reports into (made if absent)."""
+    from pathlib import Path
+
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} exists and is not a directory")
+    parent = path if path.exists() else next((p for p in path.absolute().parents if p.exists()),
+                                             None)
+    if parent is None or not os.access(parent, os.W_OK):
+        raise argparse.ArgumentTypeError(f"cannot write into {text}")
+    return path
+
+
+def upstream_option(parser) -> None:
+    parser.add_argument("--upstream", metavar="DIR", type=upstream_directory, default=None,
+                        help="write one Markdown bug report per finding into DIR, each with "
+                        "a reproduction that needs only the library (run once here, and its "
+                        "output quoted)")

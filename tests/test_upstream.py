@@ -1,0 +1,131 @@
+"""``--upstream``: the standalone reproductions' statistics (size and power, measured), and
+the bug reports that ``conformance`` writes, run alone."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+from scipy import stats
+
+from verify.laws import Orthogonal, constant
+from verify.schemes import InitSpec
+from verify.upstream.program import facts, program
+from verify.upstream.report import RUN_ALONE
+
+def run_cli(*args: str) -> tuple[int, str, str]:
+    done = subprocess.run([sys.executable, "-m", "verify", *args], capture_output=True,
+                          text=True, timeout=600)
+    return done.returncode, done.stdout, done.stderr
+
+
+GLOROT = InitSpec("glorot", "uniform", layout="oihw")
+SHAPE = (8, 4)  # fan_in 4, fan_out 8: Var = 2 / 12, bound A = sqrt(6 / 12)
+A = math.sqrt(0.5)
+CALLS = 200
+
+
+def _checks(snippet: str, claim=GLOROT, *, alpha: float = 0.01, seed: int = 0,
+            shape=SHAPE, calls=CALLS):
+    namespace: dict = {"__name__": "reproduction"}
+    documented = facts(claim, shape, "float32", calls * math.prod(shape))
+    source = program(title="t", snippet=snippet, shape=shape, documented=documented,
+                     calls=calls, seed=seed, alpha=alpha)
+    exec(compile(source, "<reproduction>", "exec"), namespace)
+    return namespace["checks"]()[1]
+
+
+RIGHT = f"rng = np.random.default_rng(seed); w = rng.uniform(-{A!r}, {A!r}, {{shape}})"
+
+
+def test_null_false_alarm_rate_is_alpha_per_check():
+    """400 reproductions of a correct initializer at alpha = 0.01: each check's alarms
+    stay within the binomial bound (p < 1e-3 above the expected 4)."""
+    runs = 400
+    alarms: dict[str, int] = {}
+    for run in range(runs):
+        for check, _, _, deviates in _checks(RIGHT, seed=run * CALLS):
+            alarms[check] = alarms.get(check, 0) + int(deviates)
+    bound = stats.binom.isf(1e-3, runs, 0.01)
+    print(json.dumps(alarms))
+    assert set(alarms) >= {"mean", "variance", "support", "tails", "seeds"}
+    for check, count in alarms.items():
+        assert count <= bound, f"{check}: {count}/{runs} alarms at alpha 0.01"
+
+
+@pytest.mark.parametrize("snippet, caught", [
+    # the fan_in-only bound sqrt(3 / 4): variance x 1.5, values past A
+    ("rng = np.random.default_rng(seed); w = rng.uniform(-0.75 ** 0.5, 0.75 ** 0.5, {shape})",
+     {"variance", "support"}),
+    # a normal of the right variance instead of the uniform
+    (f"rng = np.random.default_rng(seed); w = rng.normal(0, {A / math.sqrt(3)!r}, {{shape}})",
+     {"support"}),
+    # a uniform narrowed by 3%: inside the support, never reaching its ends
+    (f"rng = np.random.default_rng(seed); w = rng.uniform(-{0.97 * A!r}, {0.97 * A!r}, "
+     "{shape})", {"tails"}),
+    # the seed ignored
+    (RIGHT.replace("default_rng(seed)", "default_rng(0)"), {"seeds"}),
+    # a mean shift of 0.06 (0.15 standard deviations)
+    (f"rng = np.random.default_rng(seed); w = 0.06 + rng.uniform(-{A!r}, {A!r}, {{shape}})",
+     {"mean"}),
+])
+def test_deviations_are_caught_at_the_policy_level(snippet, caught):
+    rows = _checks(snippet, alpha=1e-9)
+    flagged = {check for check, _, _, deviates in rows if deviates}
+    assert caught <= flagged, rows
+
+
+def test_exact_and_orthogonal_claims():
+    assert not any(r[3] for r in _checks("w = np.zeros({shape})", constant(0.0)))
+    assert any(r[3] for r in _checks("w = np.full({shape}, 1e-3)", constant(0.0)))
+    right = "q, _ = np.linalg.qr(np.random.default_rng(seed).normal(size=(4, 4))); w = q[:2]"
+    assert not any(r[3] for r in _checks(right, Orthogonal(), shape=(2, 4), calls=8))
+    assert any(r[3] for r in _checks(right.replace("q[:2]", "2 * q[:2]"), Orthogonal(),
+                                     shape=(2, 4), calls=8))
+
+
+def test_a_reproduction_runs_alone(tmp_path):
+    """The script runs with python -I and this project unimportable, and exits 1."""
+    documented = facts(GLOROT, SHAPE, "float32", 2000 * 32)
+    source = program(title="wrong fan", shape=SHAPE, documented=documented, calls=2000,
+                     snippet="import verify\nw = np.zeros({shape})")
+    script = tmp_path / "reproduce.py"
+    script.write_text(source)
+    done = subprocess.run([sys.executable, "-I", "-c", RUN_ALONE, str(script)],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "ModuleNotFoundError" in done.stderr, done.stderr
+
+
+@pytest.mark.slow
+def test_conformance_writes_a_report_per_finding(tmp_path):
+    pytest.importorskip("torch")
+    out = tmp_path / "reports"
+    code, stdout, stderr = run_cli("conformance", "--library", "torch", "--only",
+                                   "torch:nn.ConvTranspose2d", "torch:nn.Linear",
+                                   "--dtype", "float32", "--examples", "2",
+                                   "--upstream", str(out))
+    assert code == 1, stderr
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["torch-nn.ConvTranspose2d.md", "torch-nn.ConvTranspose2d.py"], written
+    report = (out / "torch-nn.ConvTranspose2d.md").read_text()
+    assert "Run here (exit status 1): it shows the deviation." in report
+    assert "https://pytorch.org/docs/stable/generated/torch.nn.ConvTranspose2d" in report
+    for heading in ("## What the documentation says", "## What it does",
+                    "## Reproduction", "## Found by"):
+        assert heading in report
+    # and once more, by hand, alone
+    done = subprocess.run([sys.executable, "-I", "-c", RUN_ALONE,
+                           str(out / "torch-nn.ConvTranspose2d.py")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "DEVIATES  variance" in done.stdout
+
+
+def test_upstream_into_a_file_is_bad_usage(tmp_path):
+    path = tmp_path / "a-file"
+    path.write_text("")
+    code, _, stderr = run_cli("conformance", "--library", "torch", "--upstream", str(path))
+    assert code == 2 and "not a directory" in stderr and "Traceback" not in stderr
