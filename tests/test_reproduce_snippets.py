@@ -18,7 +18,6 @@ import sys
 import numpy as np
 import pytest
 from hypothesis import find
-from hypothesis import strategies as st
 
 from verify import catalog
 from verify.adapters import DtypeUnsupported
@@ -36,14 +35,14 @@ for key, source in jobs.items():
     try:
         namespace = {}
         exec(compile(source, key, "exec"), namespace)
-        w = namespace["draw"](%d)
+        w = namespace["draw"](SEED)
         w = np.asarray(w).astype(np.complex128)
         out[key] = {"real": w.real.ravel().tolist(), "imag": w.imag.ravel().tolist(),
                     "shape": list(w.shape)}
     except BaseException:
         out[key] = {"error": traceback.format_exc(limit=3)}
 print(json.dumps(out))
-''' % SEED
+'''.replace("SEED", str(SEED))
 
 GROUPS = [(name, None) for name in catalog.LIBRARIES if name != "keras"] + [
     ("keras", backend) for backend in catalog.KERAS_BACKENDS]

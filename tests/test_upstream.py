@@ -16,6 +16,7 @@ from verify.schemes import InitSpec
 from verify.upstream.program import facts, program
 from verify.upstream.report import RUN_ALONE
 
+
 def run_cli(*args: str) -> tuple[int, str, str]:
     done = subprocess.run([sys.executable, "-m", "verify", *args], capture_output=True,
                           text=True, timeout=600)
@@ -103,7 +104,7 @@ def test_a_reproduction_runs_alone(tmp_path):
 def test_conformance_writes_a_report_per_finding(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "reports"
-    code, stdout, stderr = run_cli("conformance", "--library", "torch", "--only",
+    code, _stdout, stderr = run_cli("conformance", "--library", "torch", "--only",
                                    "torch:nn.ConvTranspose2d", "torch:nn.Linear",
                                    "--dtype", "float32", "--examples", "2",
                                    "--upstream", str(out))

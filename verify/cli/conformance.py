@@ -146,7 +146,7 @@ def write_upstream(units, rows: Sequence[dict], directory, seed: int) -> list:
     from verify.upstream.report import write
 
     reports = []
-    for (entry, dtype), row in zip(units, rows):
+    for (entry, dtype), row in zip(units, rows, strict=False):
         if row["verdict"] not in ("fail", "error"):
             continue
         try:

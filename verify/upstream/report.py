@@ -154,7 +154,7 @@ def render(report: BugReport, *, script_name: str = "reproduce.py",
                   _json(report.config), "```", ""]
     if report.measured:
         lines += ["Measured at that shape (intervals at the check's confidence; each check "
-                  "fails at p < 1e-9):", ""] + _table(report.measured) + [""]
+                  "fails at p < 1e-9):", "", *_table(report.measured), ""]
     if report.instead:
         lines += [f"What it does instead: {report.instead.strip()}", ""]
     if report.history:
