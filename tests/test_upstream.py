@@ -130,3 +130,44 @@ def test_upstream_into_a_file_is_bad_usage(tmp_path):
     path.write_text("")
     code, _, stderr = run_cli("conformance", "--library", "torch", "--upstream", str(path))
     assert code == 2 and "not a directory" in stderr and "Traceback" not in stderr
+
+
+def test_history_reports_the_first_bad_and_last_good_release(tmp_path):
+    """fakeinit 1.0.0 conforms, 1.1.0 does not import, 1.2.0 draws LeCun's law for He's:
+    the report names 1.2.0 and 1.0.0, and its reproduction, run against 1.2.0's install,
+    shows the deviation (tests/fake_releases.py)."""
+    from tests.fake_releases import history_arguments, wheelhouse
+
+    house, out = wheelhouse(tmp_path / "wheels"), tmp_path / "reports"
+    code, _, stderr = run_cli("history", *history_arguments(house, tmp_path / "cache"),
+                              "--upstream", str(out))
+    assert code == 0, stderr
+    [report] = sorted(out.glob("*.md"))
+    text = report.read_text()
+    assert "- first bad release: **1.2.0**" in text
+    assert "- last good release: **1.0.0**" in text
+    assert "| 1.1.0 | ModuleNotFoundError" in text
+    assert "Run here with fakeinit 1.2.0 (exit status 1): it shows the deviation." in text
+    assert "DEVIATES  variance" in text
+    # the same script against 1.0.0's install conforms
+    script = report.with_suffix(".py")
+    done = subprocess.run([sys.executable, "-I", "-c", RUN_ALONE, str(script),
+                           str(tmp_path / "cache" / "fakeinit-1.0.0")],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.slow
+def test_audit_writes_a_report_whose_script_rebuilds_the_model(tmp_path):
+    """OPT's output projections: N(0, 0.02^2) where the paper scales them by 1/sqrt(2L)
+    (the strict xfail of tests/test_specs_transformers.py)."""
+    pytest.importorskip("transformers")
+    out = tmp_path / "reports"
+    code, _, stderr = run_cli("audit", "transformers:OPTModel", "--examples", "0",
+                              "--upstream", str(out))
+    assert code == 1, stderr
+    [report] = sorted(out.glob("*.md"))
+    text = report.read_text()
+    assert "depth-law" in text and "arxiv.org/abs/2205.01068" in text
+    assert "(exit status 1): it shows the deviation." in text
+    assert "import verify" not in report.with_suffix(".py").read_text()

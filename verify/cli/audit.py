@@ -8,7 +8,7 @@ import json
 import sys
 import time
 
-from verify.cli.options import UsageError, integer, positive_seconds
+from verify.cli.options import UsageError, integer, positive_seconds, upstream_option
 from verify.cli.output import end_progress, progress
 from verify.cli.schema import document, print_document
 from verify.seeding import DEFAULT_SEED, run_seed
@@ -56,6 +56,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--timeout", type=positive_seconds, default=60.0,
                         help="seconds one build may take (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    upstream_option(parser)
 
 
 def _object(text: str | None, option: str) -> dict:
@@ -119,6 +120,16 @@ def run(args: argparse.Namespace) -> int:
         if not args.json:
             print(result.table())
             print()
+    if args.upstream is not None:
+        from verify.upstream.audit import reports
+        from verify.upstream.report import write
+
+        found = [report for result in results if result.verdict == "fail"
+                 for report in reports(result, api=args.api, kwargs=kwargs, config=config)]
+        written = write(found, args.upstream, progress=progress)
+        end_progress()
+        progress(f"{len(written)} bug reports in {args.upstream}")
+        end_progress()
     if args.json:
         print_document(document(_fields(results), seed=seed, libraries=_libraries(results)))
     if any(r.verdict == "error" for r in results):

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from verify.catalog import LIBRARIES as CATALOG
 from verify.cli.audit import DTYPES as AUDIT_DTYPES
-from verify.cli.options import UsageError, integer, run_options
+from verify.cli.options import UsageError, integer, run_options, upstream_option
 from verify.cli.output import end_progress, progress
 from verify.cli.schema import document, print_document
 from verify.distributions import INIT_FAMILIES
@@ -75,6 +75,7 @@ def add_parser(commands) -> None:
                         help="the dtype each initializer is asked for (default: %(default)s; "
                         f"audits take {' and '.join(AUDIT_DTYPES)})")
     run_options(parser, 3, "shapes (configs, for audits) hypothesis draws per entry")
+    upstream_option(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -100,6 +101,13 @@ def run(args: argparse.Namespace) -> int:
                                 bisect=not args.no_bisect, max_releases=args.max_releases,
                                 progress=progress, available=available)
     end_progress()
+    if args.upstream is not None:
+        from verify.upstream.history import reports
+        from verify.upstream.report import write
+
+        written = write(reports(found), args.upstream, progress=progress)
+        progress(f"{len(written)} bug reports in {args.upstream}")
+        end_progress()
     if args.json:
         print_document(document(found.to_dict(), seed=plan.seed))
     else:

@@ -76,6 +76,9 @@ class Outcome:
     verdict: str
     deviations: dict[str, str] = field(default_factory=dict)
     reason: str = ""
+    evidence: dict = field(default_factory=dict, compare=False)
+    """A failed check's counterexample (shape, checks), for a bug report
+    (:mod:`verify.upstream.history`)."""
 
     @property
     def known(self) -> bool:
@@ -210,7 +213,8 @@ def _from_row(row: dict) -> Outcome:
     """An outcome from a conformance row or a check document (the same fields)."""
     verdict = row.get("verdict", "error")
     if verdict == "fail":
-        return Outcome(verdict="fail", deviations={"": describe_counterexample(row)})
+        return Outcome(verdict="fail", deviations={"": describe_counterexample(row)},
+                       evidence=row.get("counterexample") or {})
     reason = row.get("error") or row.get("reason") or ""
     return Outcome(verdict=verdict, reason=reason)
 

@@ -58,8 +58,8 @@ def measured_rows(checks: list[dict]) -> list[dict]:
     return rows
 
 
-def from_conformance(entry, row: dict, target, *, seed: int,
-                     history: dict | None = None) -> BugReport | None:
+def from_conformance(entry, row: dict, target, *, seed: int, history: dict | None = None,
+                     found_by: str | None = None) -> BugReport | None:
     """The report of a conformance row that failed (or broke its contract); ``None`` for a
     row that passed. ``target`` is the entry's target at the row's dtype (its snippet)."""
     if row.get("verdict") not in ("fail", "error"):
@@ -69,7 +69,7 @@ def from_conformance(entry, row: dict, target, *, seed: int,
     label = entry.label if hasattr(entry, "label") else entry.name
     example = row.get("counterexample") or {}
     shape = tuple(example["shape"]) if example.get("shape") else None
-    found_by = (f"python -m verify conformance --library {entry.library} --only "
+    found_by = found_by or (f"python -m verify conformance --library {entry.library} --only "
                 f"{shlex.quote(entry.name)}" + (f" --backend {backend}" if backend else "")
                 + f" --dtype {dtype} --seed {seed}")
     if example.get("reproduce"):

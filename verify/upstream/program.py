@@ -86,7 +86,8 @@ def checks():
     else:
         w = w.astype(np.float64)
         moment_rows(w, law["mean"], law["variance"])
-        low, high = law["support"]
+        low, high = law["support"]  # None: unbounded
+        low, high = (-math.inf if low is None else low), (math.inf if high is None else high)
         if math.isfinite(low) or math.isfinite(high):
             outside = int(np.sum((w < low - law["tolerance"]) | (w > high + law["tolerance"])))
             rows.append(("support", f"[{low:.6g}, {high:.6g}]",
@@ -172,7 +173,8 @@ def facts(claim, shape: tuple[int, ...], dtype: str, n: int) -> dict:
     scale = max(abs(low) if math.isfinite(low) else 0.0, abs(high) if math.isfinite(high)
                 else 0.0)
     return {"kind": "statistical", "law": claim.describe(), "mean": float(drawn.mean()),
-            "variance": float(drawn.var()), "support": (low, high),
+            "variance": float(drawn.var()),
+            "support": tuple(b if math.isfinite(b) else None for b in (low, high)),
             "tolerance": eps * scale, "tails": tails, "tail_expected": TAIL_EXPECTED,
             "cuts": cuts, "bins": [float(b) for b in bins]}
 

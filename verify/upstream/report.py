@@ -20,8 +20,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 RUN_ALONE = ("import runpy, sys; sys.modules['verify'] = None; path = sys.argv[1]; "
-             "sys.argv = sys.argv[1:]; runpy.run_path(path, run_name='__main__')")
-"""Runs a reproduction with this project unimportable (``python -I -c RUN_ALONE FILE``)."""
+             "sys.path[:0] = sys.argv[2:]; sys.argv = sys.argv[1:2]; "
+             "runpy.run_path(path, run_name='__main__')")
+"""Runs a reproduction with this project unimportable (``python -I -c RUN_ALONE FILE
+[DIRECTORY ...]``; the directories go first on ``sys.path``: a release's install)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,6 +50,9 @@ class BugReport:
     program_note: str = ""
     history: dict | None = None
     """``{"first_bad", "last_good", "releases": [(version, verdict), ...]}``."""
+    paths: tuple[str, ...] = ()
+    """Directories first on ``sys.path`` when the reproduction is run here (the install
+    of the release it was found in)."""
 
     @property
     def slug(self) -> str:
@@ -60,17 +65,18 @@ class BugReport:
         return re.sub(r"[^A-Za-z0-9_.]+", "-", name).strip("-.")[:120]
 
 
-def run_reproduction(path: Path, timeout: float = 600.0) -> tuple[int | None, str]:
+def run_reproduction(path: Path, timeout: float = 600.0,
+                     paths: tuple[str, ...] = ()) -> tuple[int | None, str]:
     """Run ``path`` alone; its exit status (None on a timeout) and output."""
     try:
-        done = subprocess.run([sys.executable, "-I", "-c", RUN_ALONE, str(path)],
+        done = subprocess.run([sys.executable, "-I", "-c", RUN_ALONE, str(path), *paths],
                               capture_output=True, text=True, timeout=timeout,
                               cwd=path.parent)
     except subprocess.TimeoutExpired:
         return None, f"(did not finish in {timeout:g} s)"
-    output = done.stdout + (("\n" + done.stderr[-2000:]) if done.returncode not in (0, 1)
-                            else "")
-    return done.returncode, output.strip()
+    crashed = done.returncode not in (0, 1) or "Traceback (most recent call last)" in done.stderr
+    output = done.stdout + (("\n" + done.stderr[-2000:]) if crashed else "")
+    return (2 if crashed else done.returncode), output.strip()
 
 
 def _atomic(path: Path, text: str) -> None:
@@ -108,7 +114,7 @@ def write(reports: list[BugReport], directory: Path | str, *, run: bool = True,
                 if progress is not None:
                     progress(f"[{index}/{len(reports)}] running the reproduction of "
                              f"{report.target}")
-                outcome = run_reproduction(script, timeout)
+                outcome = run_reproduction(script, timeout, report.paths)
         path = directory / f"{slug}.md"
         _atomic(path, render(report, script_name=f"{slug}.py", outcome=outcome))
         written.append(path)
@@ -153,8 +159,8 @@ def render(report: BugReport, *, script_name: str = "reproduce.py",
         lines += ["The smallest failing config found:", "", "```json",
                   _json(report.config), "```", ""]
     if report.measured:
-        lines += ["Measured at that shape (intervals at the check's confidence; each check "
-                  "fails at p < 1e-9):", "", *_table(report.measured), ""]
+        lines += ["Measured (intervals at the check's confidence; each check fails at "
+                  "p < 1e-9):", "", *_table(report.measured), ""]
     if report.instead:
         lines += [f"What it does instead: {report.instead.strip()}", ""]
     if report.history:
@@ -169,7 +175,7 @@ def render(report: BugReport, *, script_name: str = "reproduce.py",
         lines.append("")
     lines += ["## Reproduction", ""]
     if report.program is not None:
-        lines += [f"It needs only {report.library} (and NumPy, which it depends on). Save it "
+        lines += [f"It needs only {report.library} and its dependencies. Save it "
                   f"as `{script_name}` (it is written next to this file) and run "
                   f"`python {script_name}`: it draws tensors with fixed seeds, compares them "
                   "with the documented law, prints one line per check, and exits with "
@@ -183,7 +189,9 @@ def render(report: BugReport, *, script_name: str = "reproduce.py",
                     "does NOT show the deviation: the check that found it is one the "
                     "standalone script lacks; run the command below" if status == 0 else
                     "failed to run")
-            lines += [f"Run here (exit status {status}): it {said}.", "", "```text",
+            where = (f" with {report.library} {report.versions.get(report.library, '')}"
+                     if report.paths else "")
+            lines += [f"Run here{where} (exit status {status}): it {said}.", "", "```text",
                       output, "```", ""]
     else:
         lines += [report.program_note.strip() or "No standalone reproduction for this kind "
