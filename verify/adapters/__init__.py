@@ -81,6 +81,41 @@ def require(module: str, library: str | None = None):
         ) from None
 
 
+NATIVE_NOISE = ("I0000 ", "WARNING: All log messages before absl::InitializeLog()",
+                "To enable the following instructions:", "E0000 ")
+"""Lines TensorFlow's C++ logging writes to file descriptor 2 at import and when its first
+device starts, before Python's logging exists (oneDNN notes, "Could not find cuda
+drivers", the failed ``cuInit`` of a machine without a GPU): not about the results."""
+
+
+def import_quietly(module: str, then: Callable | None = None):
+    """Import ``module`` (and call ``then(module)``, its start-up) with its native chatter
+    (:data:`NATIVE_NOISE`) held back; any other line it writes to stderr is passed on.
+    :class:`LibraryMissing` if absent."""
+    import os
+    import sys
+    import tempfile
+
+    if module in sys.modules:
+        return sys.modules[module]
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as log:
+        os.dup2(log.fileno(), 2)
+        try:
+            imported = require(module)
+            if then is not None:
+                then(imported)
+            return imported
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            log.seek(0)
+            for line in log.read().decode(errors="replace").splitlines():
+                if line.strip() and not line.startswith(NATIVE_NOISE):
+                    print(line, file=sys.stderr)
+
+
 def seed32(seed: int) -> int:
     """A seed folded to 32 bits, for libraries whose seeds are 32-bit."""
     return int(np.random.SeedSequence(seed).generate_state(1)[0])

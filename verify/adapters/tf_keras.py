@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from verify.adapters import ContractError, Target, require, seed32
+from verify.adapters import ContractError, Target, import_quietly, require, seed32
 from verify.adapters.keras import (
     LAYER_MAX_CALLS,
     VARIANCE_SCALING_DOC,
@@ -96,6 +96,7 @@ def _tf_keras() -> Any:
     TensorFlow's thread pools get one thread each when ``OMP_NUM_THREADS`` is ``1``
     (:mod:`verify.threads`), where TensorFlow still lets them be set.
     """
+    import_quietly("tensorflow", lambda tf: tf.constant(0.0))  # its devices start here
     tf_keras = require("tf_keras")
     if os.environ.get("OMP_NUM_THREADS") == "1":
         import tensorflow as tf

@@ -16,7 +16,7 @@ from verify.seeding import DEFAULT_SEED, run_seed
 NAME = "audit"
 APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "tinygrad", "arrays", "tf_keras",
         "equinox", "haiku")
-DTYPES = ("float32", "float64")
+DTYPES = ("float32", "float64", "float16", "bfloat16")
 DEFAULT_EXAMPLES = 5
 LIBRARIES = ("torch", "transformers", "jax", "flax", "keras", "mlx", "tinygrad")
 
