@@ -36,10 +36,12 @@ convolution's fan-in off the wrong axis of its stored shape."""
 QUICK_ARCHITECTURE = "transformers:GPT2Model"
 LIBRARY_APIS = {"torch": ("torch",), "jax": ("nnx", "linen"), "flax": ("nnx", "linen"),
                 "keras": ("keras",), "mlx": ("mlx",), "equinox": ("equinox",),
-                "haiku": ("haiku",)}
+                "haiku": ("haiku",), "paddle": ("paddle",), "tf_keras": ("tf_keras",),
+                "tinygrad": ("tinygrad",)}
 """The layer apis a report library selects."""
 API_PACKAGES = {"torch": "torch", "keras": "keras", "nnx": "flax", "linen": "flax",
-                "mlx": "mlx", "equinox": "equinox", "haiku": "haiku"}
+                "mlx": "mlx", "equinox": "equinox", "haiku": "haiku", "paddle": "paddle",
+                "tf_keras": "tf_keras", "tinygrad": "tinygrad"}
 FIGURE = "models-depth"
 DEPTH_CHANGE = 0.1
 """A relative change of a pattern's std between layer indices that puts an architecture

@@ -205,8 +205,22 @@ def _pool(processes: int) -> ProcessPoolExecutor:
     imports PyTorch, takes seconds); :func:`close_pools` ends them."""
     if processes not in _POOLS:
         _POOLS[processes] = ProcessPoolExecutor(
-            processes, mp_context=multiprocessing.get_context("spawn"))
+            processes, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_start)
     return _POOLS[processes]
+
+
+def _worker_start() -> None:
+    """Paddle first where it is installed: a worker may audit TensorFlow's layers and then
+    Paddle's, and Paddle imported after TensorFlow crashes the process (see
+    :data:`verify.catalog.ISOLATED`); this order works."""
+    import importlib.util
+
+    if importlib.util.find_spec("paddle") is not None:
+        try:
+            import paddle  # noqa: F401
+        except Exception:  # a broken install: its entries say why when they run
+            pass
 
 
 def close_pools(*, wait: bool = True) -> None:
