@@ -49,6 +49,9 @@ def run(args: argparse.Namespace) -> int:
 
     seed = args.seed if args.seed is not None else run_seed()
     out = writable_directory(args.out)
+    from verify.report.sections import _worker_start
+
+    _worker_start()  # this process runs units too (one process, or the sections' own)
     libraries = None if "all" in args.libraries else tuple(dict.fromkeys(args.libraries))
     settings = (report.Settings.quick_run(seed, libraries) if args.quick
                 else report.Settings(seed=seed, libraries=libraries))
