@@ -236,3 +236,22 @@ def test_conformance_runs_each_dtype_an_entry_takes_and_names_it():
     assert by[("torch:nn.Linear", "float16")]["verdict"] == "not supported"  # layers: float32
     assert by[("torch:xavier_uniform_", "complex64")]["verdict"] == "fail"
     assert {r["dtype"] for r in rows if r["verdict"] != "skipped"} == {"float16", "complex64"}
+
+
+def test_jax_64_bit_dtypes_are_drawn_in_a_child_with_x64():
+    """A process without jax_enable_x64 gets 32 bits from JAX for float64: the catalog
+    draws those entries in a child process with JAX_ENABLE_X64=1, and the values are
+    64-bit (more than float32's 24 bits of mantissa)."""
+    pytest.importorskip("jax")
+    from verify import catalog
+    from verify.adapters.remote import close_all
+
+    try:
+        entry = catalog.load(["jax"]).find("jax:glorot_normal")
+        values = entry.target("float64").sample((64, 32), 1)
+        assert values.dtype == np.float64
+        assert np.any(values != values.astype(np.float32).astype(np.float64))
+        complex_values = entry.target("complex128").sample((64, 32), 1)
+        assert complex_values.dtype == np.complex128
+    finally:
+        close_all()

@@ -155,6 +155,8 @@ def load(libraries: list[str] | None = None, *,
             entries = _on_backends(entries, keras_backends(backends), skipped)
         elif name in ISOLATED:
             entries = [_isolated(e, ISOLATED[name]) for e in entries]
+        if name in JAX_LIBRARIES:
+            entries = [_x64(e) for e in entries]
         found.extend(entries)
     return Catalog(found, skipped)
 
@@ -170,6 +172,37 @@ ISOLATED: dict[str, Callable[[], bool]] = {"paddle": _paddle_would_crash}
 an entry is built (another library may have loaded since the catalog did): their entries
 are drawn in a child process then. Importing ``paddle`` after ``tensorflow`` crashes the
 process (paddlepaddle 3.3.1, tensorflow 2.21.0)."""
+
+
+JAX_LIBRARIES = ("jax", "flax", "haiku", "equinox")
+X64_DTYPES = ("float64", "complex128")
+"""JAX hands back 32 bits for these unless ``jax_enable_x64`` is on, which is fixed for a
+process once JAX has computed anything: an entry of a JAX library asked for them in a
+process without it is drawn in a child process with ``JAX_ENABLE_X64=1``."""
+
+
+def _x64_here() -> bool:
+    import sys
+
+    if "jax" not in sys.modules:
+        import os
+
+        return os.environ.get("JAX_ENABLE_X64", "").lower() in ("1", "true")
+    return bool(sys.modules["jax"].config.read("jax_enable_x64"))
+
+
+def _x64(entry: Entry) -> Entry:
+    if entry.build_dtype is None or not set(X64_DTYPES) & set(entry.dtypes):
+        return entry
+    child_entry = _in_child(entry, {"JAX_ENABLE_X64": "1"})
+    here = entry.build_dtype
+
+    def build_dtype(dtype: str) -> Target:
+        if dtype in X64_DTYPES and not _x64_here():
+            return child_entry.build_dtype(dtype)
+        return here(dtype)
+
+    return replace(entry, build_dtype=build_dtype)
 
 
 def _isolated(entry: Entry, crashes: Callable[[], bool]) -> Entry:
