@@ -3,6 +3,7 @@ the first bad and the last good release, and the reproduction of the installed e
 
 from __future__ import annotations
 
+import shlex
 from types import SimpleNamespace
 
 from verify.upstream.findings import from_conformance, library_versions
@@ -116,12 +117,13 @@ def reports(found) -> list[BugReport]:
                 documented=entry.documented if entry is not None else
                 "See the command under 'Found by'.",
                 claim=entry.claim.describe() if entry is not None else deviation,
-                found_by=f"python -m verify history {plan.library} --only {entry_name}",
+                found_by=f"python -m verify history {plan.library} --only "
+                f"{shlex.quote(entry_name)}",
                 instead=outcome.deviations.get(key, ""), history=history,
                 program_note="No standalone script for this deviation: the installed "
                 "release has no catalog entry of that name, or the history ran an audit. "
                 "The command under 'Found by' reproduces it.")
-        found_by = (f"python -m verify history {plan.library} --only {entry_name} "
+        found_by = (f"python -m verify history {plan.library} --only {shlex.quote(entry_name)} "
                     f"--versions {history['last_good'] or ''} {newest.version}").replace(
                         "  ", " ")
         versions = {plan.library: str(newest.version), **{

@@ -168,6 +168,8 @@ def render(report: BugReport, *, script_name: str = "reproduce.py",
         lines += ["## Since which release", "",
                   f"- first bad release: **{history.get('first_bad') or 'none found'}**",
                   f"- last good release: **{history.get('last_good') or 'none found'}**"]
+        if history.get("fixed_in"):
+            lines.append(f"- fixed in: **{history['fixed_in']}**")
         if history.get("confounded"):
             lines.append(f"- confounded: {history['confounded']}")
         lines += ["", "| release | verdict |", "|---|---|"]
