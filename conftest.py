@@ -20,6 +20,11 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     # cores (see verify.threads). Set before NumPy and PyTorch load; subprocesses inherit it.
     one_thread_per_process()
 
+# The commands' units run in this process unless a test asks for a cluster
+# (tests/test_execute.py starts real Dask schedulers and workers): an embedded
+# LocalCluster per command run would start two worker processes inside every test.
+os.environ.setdefault("VERIFY_WORKERS", "0")
+
 import importlib.util
 
 if importlib.util.find_spec("paddle") is not None:

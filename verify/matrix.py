@@ -23,15 +23,41 @@ from verify.stats import Verdict
 
 
 def with_timeout(sampler, seconds: float):
-    """Abort a call that takes longer than ``seconds`` (main thread only). A
+    """Abort a call that takes longer than ``seconds``: SIGALRM in the main thread; off it
+    (a Dask worker's thread), the unit's watchdog (:mod:`verify.execute.watchdog`). A
     :class:`~verify.adapters.Target` stays one, with its stacked draw timed too."""
-    if seconds <= 0 or threading.current_thread() is not threading.main_thread():
+    if seconds <= 0:
         return sampler
+    if threading.current_thread() is not threading.main_thread():
+        return _watched(sampler, seconds)
     timer = _Timeout(seconds)
     if isinstance(sampler, Target):
         return dataclasses.replace(sampler, sample=timer.bound(sampler.sample),
                                    stacked=sampler.stacked and timer.bound(sampler.stacked))
     return timer.bound(sampler)
+
+
+def _watched(sampler, seconds: float):
+    from verify.execute.watchdog import CLOCK
+
+    clock = CLOCK.get()
+    if clock is None:
+        return sampler
+
+    def bound(function):
+        def call(*arguments):
+            with clock.bound(seconds, "one call of the initializer"):
+                return function(*arguments)
+
+        stacked = getattr(function, "stacked", None)
+        if stacked is not None:
+            call.stacked = bound(stacked)
+        return call
+
+    if isinstance(sampler, Target):
+        return dataclasses.replace(sampler, sample=bound(sampler.sample),
+                                   stacked=sampler.stacked and bound(sampler.stacked))
+    return bound(sampler)
 
 
 class _Timeout:

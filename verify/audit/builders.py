@@ -98,9 +98,14 @@ class Builder:
 def _time_limit(seconds: float, target: str):
     """Raise :class:`BuildError` if the block runs longer than ``seconds`` (SIGALRM; the
     main thread only: elsewhere the executor bounds the unit)."""
-    if (not seconds or seconds <= 0 or not math.isfinite(seconds)
-            or threading.current_thread() is not threading.main_thread()):
+    if not seconds or seconds <= 0 or not math.isfinite(seconds):
         yield
+        return
+    if threading.current_thread() is not threading.main_thread():
+        from verify.execute.watchdog import bounded
+
+        with bounded(seconds, f"the builder {target}"):
+            yield
         return
 
     def expired(signum, frame):

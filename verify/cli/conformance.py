@@ -9,10 +9,16 @@ import textwrap
 from collections.abc import Sequence
 
 from verify.catalog import LIBRARIES
-from verify.cli.options import UsageError, backend_option, run_options, upstream_option
+from verify.cli.options import (
+    UsageError,
+    backend_option,
+    executor_options,
+    run_options,
+    upstream_option,
+)
 from verify.cli.output import end_progress, progress
 from verify.cli.schema import document, print_document
-from verify.matrix import conformance_row, label, skipped_rows
+from verify.matrix import label, skipped_rows
 from verify.precision import DTYPES
 from verify.seeding import run_seed
 
@@ -42,6 +48,7 @@ def add_parser(commands) -> None:
                         help="only the entries whose name matches one of these shell-style "
                         "patterns ('torch:nn.Conv*')")
     upstream_option(parser)
+    executor_options(parser, NAME)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,19 +72,9 @@ def run(args: argparse.Namespace) -> int:
                 raise UsageError(f"--only {' '.join(args.only)} matches no catalog entry of "
                                  "the chosen libraries; python -m verify conformance --json "
                                  "lists their names")
-        rows: list[dict] = []
         units = [(entry, dtype) for entry in found.entries
                  for dtype in catalog.dtypes_of(entry, args.dtype)]
-        total = len(units)
-        for index, (entry, dtype) in enumerate(units, 1):
-            name = label({"target": entry.name, "backend": entry.backend, "dtype": dtype})
-            progress(f"[{index}/{total}] {name} ...")
-            row = conformance_row(
-                entry, seed=seed, examples=args.examples, timeout=args.timeout,
-                fingerprint=not args.no_fingerprint, dtype=dtype,
-                progress=lambda text, i=index, n=name: progress(f"[{i}/{total}] {n}: {text}"))
-            rows.append(row)
-            progress(f"[{index}/{total}] {name}: {row['verdict']} ({row['seconds']:.1f} s)")
+        rows = run_rows(units, args, seed)
         if args.upstream is not None:
             written = write_upstream(units, rows, args.upstream, seed)
             progress(f"{len(written)} bug reports in {args.upstream}")
@@ -155,3 +152,45 @@ def write_upstream(units, rows: Sequence[dict], directory, seed: int) -> list:
             target = None
         reports.append(from_conformance(entry, row, target, seed=seed))
     return write(reports, directory, progress=progress)
+
+
+def run_rows(units, args: argparse.Namespace, seed: int) -> list[dict]:
+    """The rows of ``units`` (entry, dtype), run by the executor (:mod:`verify.execute`),
+    stored in ``--out`` as they finish."""
+    from verify.execute import Options, Unit, run_units
+    from verify.execute.store import Store
+    from verify.execute.units import conformance_unit
+    from verify.history import library as distribution_of
+
+    work = []
+    for entry, dtype in units:
+        arguments = {"library": entry.library, "name": entry.name, "backend": entry.backend,
+                     "dtype": dtype, "seed": seed, "examples": args.examples,
+                     "timeout": args.timeout, "fingerprint": not args.no_fingerprint}
+        key = label({"target": entry.name, "backend": entry.backend, "dtype": dtype})
+        work.append(Unit(key, conformance_unit, arguments))
+    libraries = sorted({distribution_of(e.library).requirement.split("[")[0]
+                        for e, _ in units})
+    options = Options.from_args(args, libraries)
+    store = Store(args.out, command=NAME, resume=args.resume,
+                  context=_context(seed, libraries)) if args.out else None
+    records = run_units(work, options, store=store, progress=progress)
+    rows = []
+    for (entry, dtype), record in zip(units, records, strict=True):
+        if record.status == "done":
+            rows.append(record.result)
+        else:
+            rows.append({"target": entry.name, "library": entry.library,
+                         **({"backend": entry.backend} if entry.backend else {}),
+                         "dtype": dtype, "kind": entry.kind, "claim": entry.claim.describe(),
+                         "documented": entry.documented, "verdict": "error",
+                         "error": record.error, "counterexample": None})
+    return rows
+
+
+def _context(seed: int, libraries: list[str]) -> dict:
+    """What every unit's result depends on besides its own arguments."""
+    from verify.execute.store import code_digest
+    from verify.versions import versions
+
+    return {"seed": seed, "code": code_digest(), "versions": versions(*libraries)}

@@ -125,3 +125,19 @@ def upstream_option(parser) -> None:
                         help="write one Markdown bug report per finding into DIR, each with "
                         "a reproduction that needs only the library (run once here, and its "
                         "output quoted)")
+
+
+def executor_options(parser, command: str) -> None:
+    """``--workers``, ``--scheduler``, ``--out`` and ``--resume`` (:mod:`verify.execute`)."""
+    group = parser.add_argument_group("where the units run, and where their results go")
+    group.add_argument("--workers", type=integer(0, "a non-negative integer"), default=None,
+                       help="processes of the embedded Dask LocalCluster (default: one per "
+                       "core; 0: run in this process)")
+    group.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                       help="an existing Dask cluster's scheduler (tcp://host:8786; default: "
+                       "$VERIFY_DASK_SCHEDULER, else the embedded cluster)")
+    group.add_argument("--out", metavar="DIR", default=f"reports/runs/{command}",
+                       help="the results store, one file per unit as it finishes "
+                       "(default: %(default)s)")
+    group.add_argument("--resume", action="store_true",
+                       help="take the stored result of every unit whose inputs are unchanged")

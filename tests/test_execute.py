@@ -1,0 +1,231 @@
+"""The executor on real Dask processes: a ``dask scheduler`` and two ``dask worker``
+processes on loopback, an embedded ``LocalCluster``, a worker killed mid-run, a run
+interrupted and resumed, a hung unit ended. Every wait is bounded, and everything a test
+starts is stopped, also when it fails."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("distributed")
+
+from verify.execute import Options, Unit, run_units
+from verify.execute.cluster import ClusterMismatch, check_workers
+from verify.execute.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+ENVIRONMENT = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT),
+               "VERIFY_WORKERS": ""}
+TIMINGS = ("seconds", "generation_seconds")
+SMALL = ["conformance", "--library", "torch", "--dtype", "float32", "--examples", "2",
+         "--no-fingerprint", "--json"]
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            process.wait(15)
+
+
+def _wait_for(condition, seconds: float, what: str):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"waited {seconds:g} s for {what}")
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A real scheduler and two single-threaded workers (with nannies), each a process
+    group of its own; their address and PIDs."""
+    from distributed import Client
+
+    directory = tmp_path_factory.mktemp("dask")
+    scheduler_file = directory / "scheduler.json"
+    started = []
+    try:
+        started.append(subprocess.Popen(
+            [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1",
+             "--port", "0", "--no-dashboard", "--scheduler-file", str(scheduler_file)],
+            env=ENVIRONMENT, cwd=directory, start_new_session=True,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        _wait_for(scheduler_file.exists, 60, "the scheduler's file")
+        address = json.loads(scheduler_file.read_text())["address"]
+        for _ in range(2):
+            started.append(subprocess.Popen(
+                [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads",
+                 "1", "--nworkers", "1", "--no-dashboard", "--host", "127.0.0.1",
+                 "--local-directory", str(directory)],
+                env=ENVIRONMENT, cwd=directory, start_new_session=True,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=120)
+        yield {"address": address, "processes": started}
+    finally:
+        for process in reversed(started):
+            _stop(process)
+
+
+def verify(*arguments: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "verify", *arguments], capture_output=True,
+                          text=True, env=ENVIRONMENT, timeout=timeout, cwd=ROOT)
+
+
+def _without_timings(value):
+    if isinstance(value, dict):
+        return {k: _without_timings(v) for k, v in value.items() if k not in TIMINGS}
+    if isinstance(value, list):
+        return [_without_timings(v) for v in value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def embedded(tmp_path_factory):
+    """The small torch catalog on the embedded LocalCluster (2 workers)."""
+    out = tmp_path_factory.mktemp("embedded")
+    done = verify(*SMALL, "--workers", "2", "--out", str(out))
+    assert done.returncode in (0, 1), done.stderr
+    assert "(embedded LocalCluster)" in done.stderr
+    return json.loads(done.stdout)
+
+
+def test_an_existing_cluster_gives_the_embedded_clusters_results(cluster, embedded, tmp_path):
+    done = verify(*SMALL, "--scheduler", cluster["address"], "--out", str(tmp_path))
+    assert done.returncode in (0, 1), done.stderr
+    assert f"on 2 Dask workers at {cluster['address']}" in done.stderr
+    remote = json.loads(done.stdout)
+    assert len(remote["entries"]) == len(embedded["entries"]) >= 20
+    assert _without_timings(remote["entries"]) == _without_timings(embedded["entries"])
+
+
+def test_in_process_gives_the_same_results(embedded, tmp_path):
+    done = verify(*SMALL, "--workers", "0", "--out", str(tmp_path))
+    assert done.returncode in (0, 1), done.stderr
+    assert "Dask" not in done.stderr
+    assert _without_timings(json.loads(done.stdout)["entries"]) == \
+        _without_timings(embedded["entries"])
+
+
+def test_a_worker_killed_mid_run_loses_no_unit(cluster, embedded, tmp_path):
+    """SIGKILL to one worker process once a few units have finished: its unit runs again
+    elsewhere (its nanny starts a fresh worker), and every unit is in the results."""
+    out = tmp_path / "out"
+    run = subprocess.Popen([sys.executable, "-m", "verify", *SMALL, "--scheduler",
+                            cluster["address"], "--out", str(out)], env=ENVIRONMENT, cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    try:
+        _wait_for(lambda: len(list((out / "units").glob("*.json"))) >= 3, 300,
+                  "three finished units")
+        import psutil
+
+        nanny = psutil.Process(cluster["processes"][1].pid)
+        workers = nanny.children(recursive=True)
+        assert workers, "the nanny has no worker process"
+        for worker in workers:
+            worker.kill()
+        print(f"killed worker process(es) {[w.pid for w in workers]} of nanny {nanny.pid}")
+        stdout, stderr = run.communicate(timeout=600)
+    finally:
+        _stop(run)
+    assert run.returncode in (0, 1), stderr
+    entries = json.loads(stdout)["entries"]
+    assert len(entries) == len(embedded["entries"])
+    print(f"{len(entries)} units accounted for; verdicts "
+          f"{sorted({e['verdict'] for e in entries})}")
+    assert _without_timings(entries) == _without_timings(embedded["entries"])
+    assert json.loads((out / "run.json").read_text())["status"] == "complete"
+
+
+def test_an_interrupted_run_stops_everything_and_resumes(tmp_path):
+    import psutil
+
+    out = tmp_path / "out"
+    run = subprocess.Popen([sys.executable, "-m", "verify", *SMALL, "--workers", "2",
+                            "--out", str(out)], env=ENVIRONMENT, cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           start_new_session=True)
+    try:
+        _wait_for(lambda: len(list((out / "units").glob("*.json"))) >= 2, 300,
+                  "two finished units")
+        children = psutil.Process(run.pid).children(recursive=True)
+        run.send_signal(signal.SIGINT)
+        _, stderr = run.communicate(timeout=120)
+    finally:
+        _stop(run)
+    assert run.returncode == 130, stderr
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert not alive, f"left running: {[p.pid for p in alive]}"
+    assert json.loads((out / "run.json").read_text())["status"] == "interrupted"
+    assert not [p for p in (out / "units").iterdir() if not p.name.endswith(".json")
+                or p.name.startswith(".")], "a half-written file is left"
+    finished = len(list((out / "units").glob("*.json")))
+    done = verify(*SMALL, "--workers", "2", "--out", str(out), "--resume")
+    assert done.returncode in (0, 1), done.stderr
+    assert f"{finished} of " in done.stderr and "unchanged since the stored run" in done.stderr
+    assert json.loads((out / "run.json").read_text())["status"] == "complete"
+    assert len(json.loads(done.stdout)["entries"]) >= 20
+
+
+def test_a_hung_call_ends_its_unit_on_a_worker(tmp_path):
+    """A call bounded at 1 s that sleeps 600 s: an error with the reason, the other units
+    done, the run over in well under the sleep."""
+    units = [Unit(f"unit {i}", _sleepy, {"seconds": 600 if i == 1 else 0})
+             for i in range(3)]
+    start = time.monotonic()
+    records = run_units(units, Options(workers=2, timeout=1.0),
+                        store=Store(tmp_path, command="test", context={}, resume=False))
+    assert time.monotonic() - start < 180
+    statuses = {r.key: (r.status, r.error) for r in records}
+    assert statuses["unit 0"] == ("done", "") and statuses["unit 2"] == ("done", "")
+    status, error = statuses["unit 1"]
+    assert status == "error" and error.startswith("timeout:") and "1 s" in error
+
+
+def _sleepy(seconds: float) -> str:
+    from verify.execute.watchdog import bounded
+
+    with bounded(1.0, "a sleepy call"):
+        time.sleep(seconds)
+    return "slept"
+
+
+class _Client:
+    class scheduler:
+        address = "tcp://127.0.0.1:1"
+
+    def __init__(self, identities):
+        self.identities = identities
+
+    def run(self, function, *arguments):
+        return self.identities
+
+
+def test_workers_with_other_versions_are_refused():
+    from verify.execute.cluster import identity
+
+    here = identity(["torch"])
+    assert check_workers(_Client({"tcp://w:1": dict(here)}), ["torch"]) == 1
+    other = {**here, "torch": "1.0.0"}
+    with pytest.raises(ClusterMismatch, match=r"runs torch 1\.0\.0"):
+        check_workers(_Client({"tcp://w:1": here, "tcp://w:2": other}), ["torch"])
+    with pytest.raises(ClusterMismatch, match="this project's code"):
+        check_workers(_Client({"tcp://w:1": {**here, "code": "0" * 16}}), ["torch"])
