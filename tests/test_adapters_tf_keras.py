@@ -23,6 +23,7 @@ from verify.conformance import check_shape
 from verify.fans import compute_fans
 from verify.laws import Exact, Orthogonal, is_statistical
 from verify.schemes import InitSpec
+from verify.upstream.snippets import run_snippet
 
 if importlib.util.find_spec("tf_keras") is None:
     pytest.skip("tf_keras is not installed: the tf_keras adapter cannot be exercised",
@@ -109,10 +110,8 @@ def test_reproduce_snippet_makes_the_same_tensor(name):
     entry = BY_NAME[name]
     target = entry.build()
     shape = small_shape(entry)
-    printed: list = []
-    exec(target.reproduce.format(shape=",".join(map(str, shape)), seed=11),
-         {"print": printed.append})
-    np.testing.assert_array_equal(printed[0], target.sample(shape, 11))
+    np.testing.assert_array_equal(run_snippet(target.reproduce, shape, 11),
+                                  target.sample(shape, 11))
 
 
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if e.kind == "layer"],
@@ -126,14 +125,12 @@ def test_layer_kernel_is_the_one_of_set_random_seed(entry):
     target = entry.build()
     shape = small_shape(entry)
     assert adapter.LAYER_SEED in target.reproduce
-    printed: list = []
-    exec(target.reproduce.format(shape=",".join(map(str, shape)), seed=11),
-         {"print": printed.append})
+    replayed = run_snippet(target.reproduce, shape, 11)
     random.seed(5)
     np.random.seed(12345)  # noqa: NPY002 (the legacy global state the kernel must not read)
     tf.random.set_seed(99)
     sampled = target.sample(shape, 11)
-    np.testing.assert_array_equal(printed[0], sampled)
+    np.testing.assert_array_equal(replayed, sampled)
     assert not np.array_equal(target.sample(shape, 12), sampled)
 
 

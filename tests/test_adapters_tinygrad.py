@@ -24,6 +24,7 @@ from verify.laws import Exact
 from verify.schemes import InitSpec
 from verify.stats import Verdict
 from verify.targets import user_target
+from verify.upstream.snippets import run_snippet
 
 NO_COMPILER = adapter.cpu_compiler_missing()
 needs_cpu = pytest.mark.skipif(NO_COMPILER is not None, reason=NO_COMPILER or "")
@@ -111,9 +112,7 @@ def test_samples_are_seeded_float32_of_the_requested_shape(entry, data):
     first = target(shape, 11)
     assert first.shape == shape and first.dtype == np.float32
     np.testing.assert_array_equal(first, target(shape, 11))
-    replayed: dict = {}
-    exec(target.reproduce.format(shape=shape, seed=11), replayed)
-    np.testing.assert_array_equal(replayed["w"], first)
+    np.testing.assert_array_equal(run_snippet(target.reproduce, shape, 11), first)
     if isinstance(entry.claim, Exact):
         np.testing.assert_array_equal(first, entry.claim.expected(shape))
         return

@@ -12,7 +12,10 @@ A Haiku initializer is ``init(shape, dtype)`` and takes its randomness from
 ``hk.next_rng_key()``, so it only runs inside a transformed function: ``sample`` calls
 ``hk.transform(lambda: init(shape, float32)).apply({}, jax.random.key(seed32(seed)))``,
 jitted once per shape; a layer entry builds the layer in ``hk.transform(...).init`` with
-the same key and returns its ``w``.
+the same key and returns its ``w``. ``reproduce`` jits too: jitted, XLA's CPU backend
+computes ``RandomNormal``'s ``mean + stddev * sqrt(2) * erfinv(u)`` with one rounding (a
+fused multiply-add), eagerly with two, and 22% of the entries of ``RandomNormal(stddev=0.5,
+mean=1.0)`` differ in the last bit.
 
 Haiku's truncated normals: ``TruncatedNormal(stddev, mean, lower=-2, upper=2)`` draws
 ``jax.random.truncated_normal(lower, upper)`` and returns ``stddev * z + mean``: ``stddev``
@@ -144,10 +147,10 @@ def initializer(name: str, label: str, arguments: tuple = (),
         return np.asarray(_draw(init, full, jax.random.key(seed32(seed))))
 
     call = ", ".join([*map(repr, arguments), *(f"{k}={v!r}" for k, v in frozen)])
-    reproduce = ("import haiku as hk, jax, jax.numpy as jnp; from verify.adapters import "
-                 "seed32; shape = {shape}; w = hk.transform(lambda: hk.initializers."
-                 f"{name}({call})(shape, jnp.float32)).apply({{{{}}}}, "
-                 "jax.random.key(seed32({seed})))")
+    reproduce = ("import haiku as hk, jax, jax.numpy as jnp\n"
+                 f"init = hk.initializers.{name}({call})\n"
+                 "draw = hk.transform(lambda: init({shape}, jnp.float32))\n"
+                 "w = jax.jit(draw.apply)({}, jax.random.key(seed32({seed})))\n")
     return Target(label, LIBRARY, sample, "hwio", reproduce,
                   stacked=stacked_draw if stacked else None)
 
@@ -157,66 +160,69 @@ DEPTHWISE_CHANNELS = 2
 ``channel_multiplier * DEPTHWISE_CHANNELS``."""
 
 
-def layer_arguments(kind: str, rank: int, shape: tuple[int, ...],
-                    groups: int = 1) -> tuple[str, dict, tuple[int, ...]]:
-    """``(class name, constructor arguments, input shape)`` of the Haiku layer of ``kind``
+def layer_text(kind: str, rank: int = 0, groups: int = 1) -> tuple[str, str, str]:
+    """``(class name, constructor, example input)`` of the Haiku layer of ``kind``
     (``Linear``, ``Conv``, ``ConvTranspose``, ``DepthwiseConv``, ``Embed``) whose weight has
-    ``shape``; ``groups`` is a ``Conv``'s ``feature_group_count``."""
-    kernel = tuple(shape[:-2])
+    the shape ``shape``: the constructor and the input as Python source in terms of
+    ``shape``, which ``layer`` evaluates and ``reproduce`` quotes (one text, so the two
+    agree). ``groups`` is a ``Conv``'s ``feature_group_count``."""
     if kind == "Linear":
-        return "Linear", {"output_size": shape[1]}, (1, shape[0])
+        return "Linear", "hk.Linear(output_size=shape[1])", "jnp.zeros((1, shape[0]))"
     if kind == "Embed":
-        return "Embed", {"vocab_size": shape[0], "embed_dim": shape[1]}, (1,)
-    spatial = (1,) * rank
+        return ("Embed", "hk.Embed(vocab_size=shape[0], embed_dim=shape[1])",
+                "jnp.zeros((1,), jnp.int32)")
+    spatial = "1, " * rank
     if kind == "Conv":
-        options = {"feature_group_count": groups} if groups > 1 else {}
-        return (f"Conv{rank}D", {"output_channels": shape[-1], "kernel_shape": kernel,
-                                 **options}, (1, *spatial, shape[-2] * groups))
+        grouped = f", feature_group_count={groups}" if groups > 1 else ""
+        channels = f"{groups} * shape[-2]" if groups > 1 else "shape[-2]"
+        return (f"Conv{rank}D", f"hk.Conv{rank}D(output_channels=shape[-1], "
+                                f"kernel_shape=shape[:-2]{grouped})",
+                f"jnp.zeros((1, {spatial}{channels}))")
     if kind == "ConvTranspose":  # (*kernel, out, in)
-        return (f"Conv{rank}DTranspose", {"output_channels": shape[-2], "kernel_shape": kernel},
-                (1, *spatial, shape[-1]))
+        return (f"Conv{rank}DTranspose", f"hk.Conv{rank}DTranspose(output_channels=shape[-2], "
+                                         "kernel_shape=shape[:-2])",
+                f"jnp.zeros((1, {spatial}shape[-1]))")
     if kind == "DepthwiseConv":  # (*kernel, 1, multiplier * channels)
-        return (f"DepthwiseConv{rank}D", {"channel_multiplier": shape[-1] // DEPTHWISE_CHANNELS,
-                                          "kernel_shape": kernel},
-                (1, *spatial, DEPTHWISE_CHANNELS))
+        return (f"DepthwiseConv{rank}D",
+                f"hk.DepthwiseConv{rank}D(channel_multiplier=shape[-1] // {DEPTHWISE_CHANNELS}, "
+                "kernel_shape=shape[:-2])",
+                f"jnp.zeros((1, {spatial}{DEPTHWISE_CHANNELS}))")
     raise ValueError(f"unknown Haiku layer kind {kind!r}")
 
 
 def layer(kind: str, rank: int = 0, *, groups: int = 1) -> Target:
     """The default ``w`` (``embeddings`` of ``Embed``) of a Haiku layer (see
-    :func:`layer_arguments`), as a target (layout ``hwio``)."""
+    :func:`layer_text`), as a target (layout ``hwio``)."""
     jax = require("jax")
     hk = require("haiku", LIBRARY)
     jnp = require("jax.numpy", "jax")
     tensor = "embeddings" if kind == "Embed" else "w"
-    dtype = "int32" if kind == "Embed" else "float32"
+    cls, constructor, example = layer_text(kind, rank, groups)
+    make = eval(f"lambda shape: lambda x: {constructor}(x)", {"hk": hk})
+    example_of = eval(f"lambda shape: {example}", {"jnp": jnp})
 
     @lru_cache(maxsize=MAX_COMPILED)
     def compiled(shape: tuple[int, ...]):
-        cls, arguments, inputs = layer_arguments(kind, rank, shape, groups)
-        make = getattr(hk, cls)
-        example = jnp.zeros(inputs, getattr(jnp, dtype))
-        transformed = hk.transform(lambda x: make(**arguments)(x))
+        transformed = hk.transform(make(shape))
+        inputs = example_of(shape)
 
         def draw(seed):
-            (values,) = transformed.init(jax.random.key(seed), example).values()
+            (values,) = transformed.init(jax.random.key(seed), inputs).values()
             return values[tensor]
 
         return jax.jit(draw)
 
-    cls, _, _ = layer_arguments(kind, rank, (1,) * (rank + 2), groups)
     label = f"{LIBRARY}:{cls}" + (f"(feature_group_count={groups})" if groups > 1 else "")
 
     def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
         shape = tuple(int(d) for d in shape)
         return _checked(compiled(shape)(np.uint32(seed32(seed))), shape, label)
 
-    reproduce = ("import haiku as hk, jax, jax.numpy as jnp; from verify.adapters import "
-                 "seed32; from verify.adapters.haiku import layer_arguments; shape = {shape}; "
-                 f"cls, arguments, inputs = layer_arguments({kind!r}, {rank}, shape, {groups}); "
-                 f"params = hk.transform(lambda x: getattr(hk, cls)(**arguments)(x)).init("
-                 f"jax.random.key(seed32({{seed}})), jnp.zeros(inputs, jnp.{dtype})); "
-                 f"(values,) = params.values(); w = values[{tensor!r}]")
+    reproduce = ("import haiku as hk, jax, jax.numpy as jnp\n"
+                 "shape = {shape}\n"
+                 f"layer = hk.transform(lambda x: {constructor}(x))\n"
+                 f"params = jax.jit(layer.init)(jax.random.key(seed32({{seed}})), {example})\n"
+                 f"(values,) = params.values()\nw = values[{tensor!r}]\n")
     return Target(label, LIBRARY, sample, "hwio", reproduce)
 
 

@@ -245,13 +245,15 @@ def _initializer(cls: str, claim: Claim, documented: str, *, source: str,
         def stacked_draw(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
             return sample((int(count), *shape), seed)
 
-        made = (f"paddle.nn.initializer.{cls}(value=np.arange(math.prod(shape), "
+        made = (f"paddle.nn.initializer.{cls}(value=np.arange(np.prod(shape), "
                 "dtype='float32').reshape(shape))" if values
                 else f"paddle.nn.initializer.{call}")
-        reproduce = ("import math, numpy as np, paddle; from verify.adapters import seed32; "
-                     "shape = {shape}; paddle.seed(seed32({seed})); "
-                     "p = paddle.nn.Parameter(list(shape), 'float32'); "
-                     f"{made}(p); w = p.numpy()")
+        reproduce = ("import paddle\n"
+                     "shape = {shape}\n"
+                     "paddle.seed(seed32({seed}))\n"
+                     "parameter = paddle.nn.Parameter(list(shape), 'float32')\n"
+                     f"{made}(parameter)\n"
+                     "w = parameter.numpy()\n")
         return Target(name, LIBRARY, sample, layout="paddle", reproduce=reproduce,
                       stacked=stacked_draw if stacked else None)
 
@@ -280,8 +282,10 @@ def _layer(label: str, cls: str, claim: Claim, documented: str, *, arguments: st
             paddle.seed(seed32(seed))
             return _checked(getattr(make(shape), tensor).numpy(), shape, name)
 
-        reproduce = ("import paddle; from verify.adapters import seed32; shape = {shape}; "
-                     f"paddle.seed(seed32({{seed}})); w = {expression}.{tensor}.numpy()")
+        reproduce = ("import paddle\n"
+                     "shape = {shape}\n"
+                     "paddle.seed(seed32({seed}))\n"
+                     f"w = {expression}.{tensor}.numpy()\n")
         return Target(name, LIBRARY, sample, layout=layout, reproduce=reproduce)
 
     return Entry(name, LIBRARY, build, claim,

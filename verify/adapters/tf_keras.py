@@ -81,7 +81,7 @@ TRANSPOSED_CONVENTION = (
     "fan_out = in_channels * k: the textbook's two fans swapped. A source-level convention, "
     "not stated in the documentation; it leaves fan_avg (glorot, the default) unchanged"
 )
-LAYER_SEED = "tf_keras.utils.set_random_seed(seed32({seed})); "
+LAYER_SEED = "tf_keras.utils.set_random_seed(seed32({seed}))\n"
 SEEDED_REPEATS = (
     "'Note that a seeded initializer will not produce the same random values across "
     "multiple calls, but multiple initializers will produce the same sequence when "
@@ -136,7 +136,7 @@ def _doc(name: str) -> str:
 def entries() -> list[Entry]:
     tf_keras = _tf_keras()
     where = f"(tf_keras {tf_keras.__version__})"
-    setup = "import tf_keras; from verify.adapters import seed32; shape = {shape}; "
+    setup = "import tf_keras\nshape = {shape}\n"
 
     def function(cls: str, claim: Claim, doc: str, *, random: bool = True,
                  shapes: Callable[[], st.SearchStrategy] | None = None,
@@ -159,7 +159,7 @@ def entries() -> list[Entry]:
 
             made = f"tf_keras.initializers.{seeded if random else call}"
             return Target(name, LIBRARY, sample, layout="hwio",
-                          reproduce=setup + f"print({made}(shape).numpy())",
+                          reproduce=setup + f"w = {made}(shape).numpy()\n",
                           stacked=stacked_draw if stacked else None)
 
         return Entry(name, LIBRARY, build, claim,
@@ -179,8 +179,8 @@ def entries() -> list[Entry]:
                 built.build(inputs(shape))
                 return _array(getattr(built, weight).numpy(), shape)
 
-            reproduce = (setup + LAYER_SEED + f"layer = tf_keras.layers.{make_text}; "
-                         f"layer.build({inputs_text}); print(layer.{weight}.numpy())")
+            reproduce = (setup + LAYER_SEED + f"layer = tf_keras.layers.{make_text}\n"
+                         f"layer.build({inputs_text})\nw = layer.{weight}.numpy()\n")
             return Target(name, LIBRARY, sample, layout="hwio", reproduce=reproduce)
 
         return Entry(name, LIBRARY, build, claim,

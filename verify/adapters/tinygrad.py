@@ -154,11 +154,14 @@ def _numpy(tensor: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
 
 
 def _reproduce(expression: str) -> str:
-    """A one-line snippet that draws ``expression`` the way ``sample`` does."""
-    return ("import os; os.environ.setdefault('DEV', 'CPU'); "
-            "from tinygrad import Tensor, nn; from verify.adapters import seed32; "
-            f"shape = {{shape}}; Tensor.manual_seed(seed32({{seed}})); "
-            f"w = {expression}.numpy()")
+    """A snippet that draws ``expression`` (in terms of ``shape``) the way ``sample`` does,
+    on the CPU device."""
+    names = "Context, Tensor, nn" if expression.startswith("nn.") else "Context, Tensor"
+    return (f"from tinygrad import {names}\n"
+            "shape = {shape}\n"
+            "with Context(DEV='CPU'):\n"
+            "    Tensor.manual_seed(seed32({seed}))\n"
+            f"    w = {expression}.numpy()\n")
 
 
 def _seeded_draw(tinygrad: Any, name: str,
