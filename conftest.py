@@ -37,6 +37,8 @@ from hypothesis import HealthCheck, settings
 
 from verify.seeding import run_seed
 
+pytest_plugins = ["tests.dask_cluster"]  # the `cluster` fixture: a real Dask scheduler
+
 _COMMON = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True)
 settings.register_profile("ci", max_examples=20, derandomize=True, database=None, **_COMMON)
 settings.register_profile("dev", max_examples=20, **_COMMON)
