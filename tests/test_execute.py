@@ -170,3 +170,19 @@ def test_workers_with_other_versions_are_refused():
         check_workers(_Client({"tcp://w:1": here, "tcp://w:2": other}), ["torch"])
     with pytest.raises(ClusterMismatch, match="this project's code"):
         check_workers(_Client({"tcp://w:1": {**here, "code": "0" * 16}}), ["torch"])
+
+
+def test_pytest_split_groups_are_disjoint_and_cover_the_module():
+    """The README's recipe for many hosts: --splits N --group k (pytest-split)."""
+    pytest.importorskip("pytest_split")
+
+    def collected(*extra: str) -> set[str]:
+        done = subprocess.run([sys.executable, "-m", "pytest", "tests/test_fans.py",
+                               "--collect-only", "-q", "-p", "no:cacheprovider", *extra],
+                              capture_output=True, text=True, cwd=ROOT, timeout=300)
+        return {line for line in done.stdout.splitlines() if "::" in line}
+
+    whole = collected()
+    groups = [collected("--splits", "2", "--group", str(k)) for k in (1, 2)]
+    assert all(groups) and len(whole) >= 10
+    assert sum(len(g) for g in groups) == len(whole) and set().union(*groups) == whole
