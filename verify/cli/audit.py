@@ -7,11 +7,20 @@ import argparse
 import json
 import sys
 import time
+from types import SimpleNamespace
 
-from verify.cli.options import UsageError, integer, positive_seconds, upstream_option
+from verify.cli.options import (
+    UsageError,
+    executor_options,
+    integer,
+    positive_seconds,
+    upstream_option,
+)
 from verify.cli.output import end_progress, progress
 from verify.cli.schema import document, print_document
+from verify.execute.store import code_digest
 from verify.seeding import DEFAULT_SEED, run_seed
+from verify.versions import versions
 
 NAME = "audit"
 APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "tinygrad", "arrays", "tf_keras",
@@ -57,6 +66,7 @@ def add_parser(commands) -> None:
                         help="seconds one build may take (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     upstream_option(parser)
+    executor_options(parser, NAME)
 
 
 def _object(text: str | None, option: str) -> dict:
@@ -101,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
 
         spec = load_spec(args.spec)  # SpecError is a ValueError: one line, exit 2
     waivers = load_waivers(args.waive) if args.waive else ()
+    if len(args.targets) > 1:
+        return _run_many(args, seed=seed, config=config, kwargs=kwargs)
     results = []
     for index, target in enumerate(args.targets, 1):
         try:
@@ -134,6 +146,77 @@ def run(args: argparse.Namespace) -> int:
         print_document(document(_fields(results), seed=seed, libraries=_libraries(results)))
     if any(r.verdict == "error" for r in results):
         return 2  # a builder that fails; the others' results are still printed
+    return 1 if any(r.verdict == "fail" for r in results) else 0
+
+
+class StoredAudit:
+    """An audit's result as a unit returned it (JSON and its table)."""
+
+    def __init__(self, data: dict, table: str) -> None:
+        self.data, self._table = data, table
+        self.target, self.api, self.seed = data["target"], data["api"], data["seed"]
+        self.verdict, self.replay = data["verdict"], data.get("replay") or ""
+        self.config = data.get("config") or {}
+
+    @property
+    def findings(self) -> list:
+        from verify.audit.findings import Finding
+
+        fields = ("kind", "tensors", "detail", "expected", "measured", "numbers", "citation",
+                  "config", "replay", "waived")
+        return [Finding(**{k: (tuple(f[k]) if k == "tensors" else f[k]) for k in fields
+                           if k in f}) for f in self.data.get("findings", ())]
+
+    def to_dict(self) -> dict:
+        return self.data
+
+    def table(self) -> str:
+        return self._table
+
+
+def _run_many(args: argparse.Namespace, *, seed: int, config: dict, kwargs: dict) -> int:
+    """Several models: one unit each, on the executor (:mod:`verify.execute`)."""
+    from verify.execute import Options, Unit, run_units
+    from verify.execute.store import Store
+    from verify.execute.units import audit_unit
+
+    units = [Unit(target, audit_unit, {
+        "target": target, "api": args.api, "config": config, "kwargs": kwargs,
+        "spec": args.spec, "waive": args.waive, "seed": seed, "examples": args.examples,
+        "timeout": args.timeout, "dtype": args.dtype}) for target in args.targets]
+    libraries = ("torch", *_libraries([SimpleNamespace(api=args.api or _api_of(t), target=t)
+                                       for t in args.targets]))
+    context = {"seed": seed, "code": code_digest(), "versions": versions(*libraries)}
+    store = Store(args.out, command=NAME, context=context, resume=args.resume)
+    records = run_units(units, Options.from_args(args, libraries), store=store,
+                        progress=progress)
+    end_progress()
+    results = []
+    for unit, record in zip(units, records, strict=True):
+        if record.status == "done":
+            results.append(StoredAudit(record.result["result"], record.result["table"]))
+        else:
+            results.append(StoredAudit({"target": unit.key, "api": args.api or "torch",
+                                        "seed": seed, "verdict": "error",
+                                        "error": record.error, "findings": []},
+                                       f"audit {unit.key}: ERROR {record.error}"))
+    for result in results:
+        if not args.json:
+            print(result.table())
+            print()
+    if args.upstream is not None:
+        from verify.upstream.audit import reports
+        from verify.upstream.report import write
+
+        found = [report for result in results if result.verdict == "fail"
+                 for report in reports(result, api=args.api, kwargs=kwargs, config=config)]
+        written = write(found, args.upstream, progress=progress)
+        progress(f"{len(written)} bug reports in {args.upstream}")
+        end_progress()
+    if args.json:
+        print_document(document(_fields(results), seed=seed, libraries=_libraries(results)))
+    if any(r.verdict == "error" for r in results):
+        return 2
     return 1 if any(r.verdict == "fail" for r in results) else 0
 
 

@@ -24,3 +24,30 @@ def conformance_unit(*, library: str, name: str, backend: str, dtype: str, seed:
     entry = _entry(library, name, backend)
     return conformance_row(entry, seed=seed, examples=examples, timeout=timeout,
                            fingerprint=fingerprint, dtype=dtype)
+
+
+def audit_unit(*, target: str, api: str | None, config: dict, kwargs: dict,
+               spec: str | None, waive: str | None, seed: int, examples: int,
+               timeout: float, dtype: str | None) -> dict:
+    """One model's audit: its JSON (``AuditResult.to_dict``) and its table; a builder that
+    fails is an ``error`` result, as ``audit`` prints it among many."""
+    from verify.audit import BuildError, audit_model, load_waivers
+    from verify.audit.dtypes import default_dtype
+    from verify.audit.engine import AuditResult
+
+    loaded = None
+    if spec:
+        from verify.audit.spec import load_spec
+
+        loaded = load_spec(spec)
+    waivers = load_waivers(waive) if waive else ()
+    default_api = api or {"transformers": "torch"}.get(target.partition(":")[0], None)
+    try:
+        with default_dtype(default_api or target.partition(":")[0], dtype):
+            result = audit_model(target, api=api, spec=loaded, config=config, kwargs=kwargs,
+                                 waivers=waivers, seed=seed, examples=examples,
+                                 timeout=timeout)
+    except BuildError as error:
+        result = AuditResult(target=target, api=default_api or "torch", seed=seed,
+                             error=str(error))
+    return {"result": result.to_dict(), "table": result.table()}
