@@ -23,6 +23,7 @@ from verify.conformance import check_shape  # noqa: E402
 from verify.laws import is_statistical  # noqa: E402
 from verify.schemes import InitSpec  # noqa: E402
 from verify.stats import Verdict  # noqa: E402
+from verify.upstream.snippets import run_snippet  # noqa: E402
 
 ENTRIES = adapter.entries()
 BY_NAME = {entry.name: entry for entry in ENTRIES}
@@ -69,9 +70,7 @@ def test_samples_are_seeded_float32_of_the_requested_shape(entry, data):
     assert first.shape == shape and first.dtype == np.float32
     np.testing.assert_array_equal(first, target(shape, 11))
     assert not np.array_equal(first, target(shape, 12))
-    replayed: dict = {}
-    exec(target.reproduce.format(shape=shape, seed=11), replayed)
-    np.testing.assert_allclose(np.asarray(replayed["w"]), first, rtol=1e-6, atol=1e-7)
+    np.testing.assert_array_equal(run_snippet(target.reproduce, shape, 11), first)
 
 
 @pytest.mark.parametrize("entry", [e for e in ENTRIES if is_statistical(e.claim)],

@@ -19,6 +19,7 @@ from verify.adapters.keras import MIN_LAYER_NUMEL, SKIPPED, choose_backend, laye
 from verify.conformance import check_shape
 from verify.fans import compute_fans
 from verify.laws import Exact, Orthogonal, is_statistical
+from verify.upstream.snippets import run_snippet
 
 choose_backend()  # before Keras is imported: jax, else torch, unless KERAS_BACKEND says
 keras = pytest.importorskip("keras")
@@ -100,10 +101,7 @@ def test_sample_is_shaped_float32_and_seeded(entry):
 def test_reproduce_snippet_makes_the_same_tensor(name):
     target = BY_NAME[name].build()
     shape = (3, 3, 8, 16)
-    printed: list = []
-    exec(target.reproduce.format(shape=",".join(map(str, shape)), seed=11),
-         {"print": printed.append})
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(printed[0]),
+    np.testing.assert_array_equal(run_snippet(target.reproduce, shape, 11),
                                   target.sample(shape, 11))
 
 
@@ -118,11 +116,10 @@ def test_layer_seeding_makes_the_kernel_of_set_random_seed(entry):
     assert adapter.LAYER_SEED in target.reproduce
     everything = target.reproduce.replace(adapter.LAYER_SEED,
                                           "keras.utils.set_random_seed(seed32({seed})); ")
-    printed: list = []
-    exec(everything.format(shape=",".join(map(str, shape)), seed=11), {"print": printed.append})
+    replayed = run_snippet(everything, shape, 11)
     np.random.seed(12345)  # noqa: NPY002 (the legacy global state the kernel must not read)
     sampled = target.sample(shape, 11)
-    np.testing.assert_array_equal(keras.ops.convert_to_numpy(printed[0]), sampled)
+    np.testing.assert_array_equal(replayed, sampled)
     np.testing.assert_array_equal(target.sample(shape, 11), sampled)
     assert not np.array_equal(target.sample(shape, 12), sampled)
 

@@ -21,6 +21,7 @@ from verify.conformance import check_shape  # noqa: E402
 from verify.laws import Exact, Orthogonal, is_statistical  # noqa: E402
 from verify.schemes import InitSpec  # noqa: E402
 from verify.stats import Verdict  # noqa: E402
+from verify.upstream.snippets import run_snippet  # noqa: E402
 
 ENTRIES = mlx_adapter.entries()
 BY_NAME = {entry.name: entry for entry in ENTRIES}
@@ -67,9 +68,7 @@ def test_samples_are_seeded_float32_of_the_requested_shape(entry, data):
     first = target(shape, 11)
     assert first.shape == shape and first.dtype == np.float32
     np.testing.assert_array_equal(first, target(shape, 11))
-    replayed: dict = {}
-    exec(target.reproduce.format(shape=shape, seed=11), replayed)
-    np.testing.assert_array_equal(replayed["w"], first)
+    np.testing.assert_array_equal(run_snippet(target.reproduce, shape, 11), first)
     if isinstance(entry.claim, Exact):
         np.testing.assert_array_equal(first, entry.claim.expected(shape))
         return

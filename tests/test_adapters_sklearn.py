@@ -19,6 +19,7 @@ from verify.adapters import sklearn as sklearn_adapter  # noqa: E402
 from verify.conformance import check_shape  # noqa: E402
 from verify.schemes import InitSpec  # noqa: E402
 from verify.stats import Verdict  # noqa: E402
+from verify.upstream.snippets import run_snippet  # noqa: E402
 
 ENTRIES = sklearn_adapter.entries()
 BY_NAME = {entry.name: entry for entry in ENTRIES}
@@ -56,9 +57,7 @@ def test_samples_are_seeded_float64_of_the_requested_shape(entry, data):
     assert first.shape == shape and first.dtype == np.float64
     np.testing.assert_array_equal(first, target(shape, 11))
     assert not np.array_equal(first, target(shape, 12))
-    replayed: dict = {}
-    exec(target.reproduce.format(shape=shape, seed=11), replayed)
-    np.testing.assert_array_equal(replayed["w"], first)
+    np.testing.assert_array_equal(run_snippet(target.reproduce, shape, 11), first)
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e.name)

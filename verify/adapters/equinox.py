@@ -25,7 +25,8 @@ https://github.com/patrick-kidger/equinox/issues/179). ``Embedding`` draws
 ``jax.random.normal``: ``N(0, 1)``.
 
 ``sample(shape, seed)`` builds the layer whose weight has ``shape`` with
-``key=jax.random.key(seed32(seed))``, jitted once per shape (the seed is the argument).
+``key=jax.random.key(seed32(seed))``, jitted once per shape (the seed is the argument);
+``reproduce`` jits the same construction, so that it makes the very same weight.
 """
 
 from __future__ import annotations
@@ -113,9 +114,10 @@ def layer(cls: str, *, groups: int = 1) -> Target:
                                 f"{values.dtype} weight of shape {values.shape}")
         return values
 
-    reproduce = ("import jax, equinox as eqx; from verify.adapters import seed32; "
-                 f"shape = {{shape}}; w = eqx.nn.{cls}({_arguments_text(cls, groups)}, "
-                 "key=jax.random.key(seed32({seed}))).weight")
+    # jitted as ``sample`` draws it: XLA may compile an eager construction differently
+    reproduce = ("import jax, equinox as eqx, numpy as np; shape = {shape}; "
+                 f"draw = jax.jit(lambda key: eqx.nn.{cls}({_arguments_text(cls, groups)}, "
+                 "key=key).weight); w = np.asarray(draw(jax.random.key(seed32({seed}))))")
     return Target(name, LIBRARY, sample, "oihw", reproduce)
 
 

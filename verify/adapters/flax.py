@@ -9,8 +9,9 @@ Layout ``hwio``: ``Dense``/``Linear`` kernels are ``(in, out)``, ``Conv`` kernel
 with ``jax.random.key(seed32(seed))`` and returns the kernel: ``Module.init`` on an
 input of spatial size 1 for Linen, the constructor with ``nnx.Rngs(params=key)`` for
 NNX. Both are jitted once per shape (the seed is the argument; XLA drops the unused
-forward pass), so repeated calls on a small kernel cost one dispatch each; ``reproduce``
-makes the same kernel eagerly (equal up to a float32 ulp).
+forward pass), so repeated calls on a small kernel cost one dispatch each. ``reproduce``
+jits the same construction, so that it makes the very same kernel (XLA may compile an
+eager call differently: ``jax.nn.initializers``' normal laws come out an ulp apart).
 
 Every default is ``kernel_init=default_kernel_init``, which ``flax/linen/linear.py``
 and ``flax/nnx/nn/linear.py`` define as ``initializers.lecun_normal()``, i.e. JAX's
@@ -114,24 +115,28 @@ def layer(api: str, kind: str, *, groups: int = 1, transpose_kernel: bool = Fals
 
 def _reproduce(api: str, kind: str, groups: int, transpose_kernel: bool,
                arguments: str) -> str:
-    head = ("import jax, jax.numpy as jnp; from flax import linen, nnx; "
-            "from verify.adapters import seed32; shape = {shape}; "
-            "key = jax.random.key(seed32({seed})); ")
+    """The snippet of :func:`layer`: the layer built and initialized under ``jax.jit``, as
+    ``sample`` does, with Flax alone."""
     if kind in ("Dense", "Linear"):
         fin, fout, size = "shape[0]", "shape[1]", ""
     elif transpose_kernel:
-        fin, fout, size = "shape[-1]", "shape[-2]", "tuple(shape[:-2])"
+        fin, fout, size = "shape[-1]", "shape[-2]", "shape[:-2]"
     else:
         fin = "shape[-2]" + (f" * {groups}" if groups > 1 else "")
-        fout, size = "shape[-1]", "tuple(shape[:-2])"
+        fout, size = "shape[-1]", "shape[:-2]"
     if api == "linen":
         size_argument = f", kernel_size={size}" if size else ""
-        inputs = "jnp.zeros((1,) + (1,) * (len(shape) - 2) + (" + fin + ",))"
-        return (head + f"linen.{kind}(features={fout}{size_argument}{arguments})"
-                f".init(key, {inputs})['params']['kernel']")
-    size_argument = f", {size}" if size else ""
-    return (head + f"nnx.{kind}({fin}, {fout}{size_argument}{arguments}, "
-            "rngs=nnx.Rngs(params=key)).kernel[...]")
+        inputs = (f"jnp.zeros((1, {fin}))" if kind == "Dense"
+                  else f"jnp.zeros((1,) * (len(shape) - 1) + ({fin},))")
+        build = (f"layer = linen.{kind}(features={fout}{size_argument}{arguments}); "
+                 f"draw = jax.jit(lambda key: layer.init(key, {inputs})['params']['kernel'])")
+    else:
+        size_argument = f", {size}" if size else ""
+        build = (f"draw = jax.jit(lambda key: nnx.{kind}({fin}, {fout}{size_argument}"
+                 f"{arguments}, rngs=nnx.Rngs(params=key)).kernel[...])")
+    return (f"import jax, jax.numpy as jnp, numpy as np; from flax import {api}; "
+            "shape = {shape}; " + build + "; "
+            "w = np.asarray(draw(jax.random.key(seed32({seed}))))")
 
 
 @st.composite

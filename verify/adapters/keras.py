@@ -143,8 +143,10 @@ def entries() -> list[Entry]:
     keras = _keras()
     backend = keras.backend.backend()
     where = f"(Keras {keras.__version__}, backend {backend})"
+    # a snippet picks its backend itself, before it imports Keras (a bug report's reader
+    # may have another KERAS_BACKEND set)
     setup = (f"import os; os.environ['KERAS_BACKEND'] = {backend!r}; import keras; "
-             "from verify.adapters import seed32; shape = {shape}; ")
+             "shape = {shape}; ")
 
     def function(cls: str, claim: Claim, doc: str, *, random: bool = True,
                  shapes: Callable[[], st.SearchStrategy] | None = None,
@@ -167,7 +169,7 @@ def entries() -> list[Entry]:
 
             made = f"keras.initializers.{seeded if random else call}"
             return Target(f"{name} [{backend}]", "keras", sample, layout="hwio",
-                          reproduce=setup + f"print({made}(shape))",
+                          reproduce=setup + f"w = keras.ops.convert_to_numpy({made}(shape))",
                           stacked=stacked_draw if stacked else None)
 
         return Entry(name, "keras", build, claim,
@@ -191,7 +193,7 @@ def entries() -> list[Entry]:
 
             reproduce = (setup + LAYER_SEED + f"layer = keras.layers.{make_text}; "
                          f"layer.build({inputs_text}); "
-                         "print(keras.ops.convert_to_numpy(layer.kernel.value))")
+                         "w = keras.ops.convert_to_numpy(layer.kernel.value)")
             return Target(f"{name} [{backend}]", "keras", sample, layout="hwio",
                           reproduce=reproduce)
 

@@ -85,8 +85,7 @@ def _numpy(array: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
 def _reproduce(expression: str) -> str:
     """A one-line snippet that draws ``expression`` the way ``sample`` does."""
     return (
-        "import mlx.core as mx, mlx.nn as nn, numpy as np; "
-        "from verify.adapters import seed32; shape = {shape}; "
+        "import mlx.core as mx, mlx.nn as nn, numpy as np; shape = {shape}; "
         f"mx.random.seed(seed32({{seed}})); w = np.array({expression})"
     )
 

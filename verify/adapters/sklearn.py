@@ -102,7 +102,7 @@ def _target(estimator_class: type, activation: str, name: str) -> Callable[[], T
            else "m.partial_fit(np.zeros((1, n_in)), [0.0])")
     reproduce = (
         f"import numpy as np; from sklearn.neural_network import {estimator_class.__name__}; "
-        "from verify.adapters import seed32; n_in, n_out = {shape}; "
+        "n_in, n_out = {shape}; "
         f"m = {estimator_class.__name__}(hidden_layer_sizes=(n_out,), "
         f"activation={activation!r}, alpha=0.0, random_state=seed32({{seed}})); "
         f"{fit}; w = m.coefs_[0]"
