@@ -41,7 +41,11 @@ class Target:
     """An initializer, wrapped as a sampler.
 
     ``reproduce`` is a Python snippet, with ``{shape}`` and ``{seed}`` placeholders,
-    that makes one tensor the way ``sample`` does: failures quote it.
+    that makes one tensor the way ``sample`` does, with the library alone: it may call
+    ``seed32`` and use ``np`` (:data:`verify.upstream.snippets.PRELUDE`) and leaves ``w``,
+    a NumPy array of exactly the values ``sample`` returns
+    (``tests/test_reproduce_snippets.py`` checks it, bit for bit, for every entry). Bug
+    reports quote it (:mod:`verify.upstream`).
 
     ``stacked``, where set, is a batched draw: ``stacked(shape, count, seed)`` returns
     ``(count, *shape)`` from one call of the library, the initializer applied to a
