@@ -186,3 +186,23 @@ def test_pytest_split_groups_are_disjoint_and_cover_the_module():
     groups = [collected("--splits", "2", "--group", str(k)) for k in (1, 2)]
     assert all(groups) and len(whole) >= 10
     assert sum(len(g) for g in groups) == len(whole) and set().union(*groups) == whole
+
+
+def test_several_models_are_units_with_the_same_results(tmp_path):
+    arguments = ["audit", "torch:nn.Linear", "torch:nn.Conv2d", "--examples", "0", "--json"]
+    embedded = verify(*arguments, "--workers", "2", "--out", str(tmp_path / "a"))
+    alone = verify(*arguments, "--workers", "0", "--out", str(tmp_path / "b"))
+    assert embedded.returncode == alone.returncode == 0, embedded.stderr + alone.stderr
+    assert "(embedded LocalCluster)" in embedded.stderr and "Dask" not in alone.stderr
+    timings = ("elapsed",)
+
+    def strip(value):
+        if isinstance(value, dict):
+            return {k: strip(v) for k, v in value.items() if k not in timings}
+        if isinstance(value, list):
+            return [strip(v) for v in value]
+        return value
+
+    assert strip(json.loads(embedded.stdout)["audits"]) == \
+        strip(json.loads(alone.stdout)["audits"])
+    assert len(list((tmp_path / "a" / "units").glob("*.json"))) == 2
