@@ -23,6 +23,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,9 +157,13 @@ def run_release(plan: Plan, directory: Path) -> Ran:
     common = ["--json", "--seed", str(plan.seed), "--examples", str(plan.examples)]
     outcomes: dict[str, Outcome] = {}
     if plan.mode == "conformance":
-        done = _child(["-m", "verify", "conformance", "--library", plan.library,
-                       "--no-fingerprint", "--timeout", str(plan.timeout), "--dtype",
-                       plan.dtype, *common], environment)
+        # one release is one unit of the history: its entries run in its child, in order
+        # (no cluster of their own), and their store is thrown away with the child
+        with tempfile.TemporaryDirectory(prefix="verify-history-") as store:
+            done = _child(["-m", "verify", "conformance", "--library", plan.library,
+                           "--no-fingerprint", "--timeout", str(plan.timeout), "--dtype",
+                           plan.dtype, "--workers", "0", "--out", store, *common],
+                          environment)
         document = _document(done)
         if document is None:
             return Ran(status="error", imported=seen["version"],
