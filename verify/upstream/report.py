@@ -56,8 +56,10 @@ class BugReport:
 
     @property
     def slug(self) -> str:
-        name = self.target if self.target.startswith(f"{self.library}:") else \
-            f"{self.library}-{self.target}"
+        target = self.target.removesuffix(f" [{self.backend}]") if self.backend else \
+            self.target
+        name = target if target.startswith(f"{self.library}:") else \
+            f"{self.library}-{target}"
         if self.backend:
             name += f"-{self.backend}"
         if self.dtype != "float32":
