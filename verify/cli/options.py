@@ -127,8 +127,10 @@ def upstream_option(parser) -> None:
                         "output quoted)")
 
 
-def executor_options(parser, command: str) -> None:
-    """``--workers``, ``--scheduler``, ``--out`` and ``--resume`` (:mod:`verify.execute`)."""
+def executor_options(parser, command: str, *, store: str = "--out") -> None:
+    """``--workers``, ``--scheduler``, ``--out`` and ``--resume`` (:mod:`verify.execute`);
+    ``store`` names the results store's option where ``--out`` already means something
+    else (``measure --out FILE``)."""
     group = parser.add_argument_group("where the units run, and where their results go")
     group.add_argument("--workers", type=integer(0, "a non-negative integer"), default=None,
                        help="processes of the embedded Dask LocalCluster (default: one per "
@@ -136,7 +138,7 @@ def executor_options(parser, command: str) -> None:
     group.add_argument("--scheduler", metavar="ADDRESS", default=None,
                        help="an existing Dask cluster's scheduler (tcp://host:8786; default: "
                        "$VERIFY_DASK_SCHEDULER, else the embedded cluster)")
-    group.add_argument("--out", metavar="DIR", default=f"reports/runs/{command}",
+    group.add_argument(store, metavar="DIR", default=f"reports/runs/{command}",
                        help="the results store, one file per unit as it finishes "
                        "(default: %(default)s)")
     group.add_argument("--resume", action="store_true",

@@ -51,3 +51,10 @@ def audit_unit(*, target: str, api: str | None, config: dict, kwargs: dict,
         result = AuditResult(target=target, api=default_api or "torch", seed=seed,
                              error=str(error))
     return {"result": result.to_dict(), "table": result.table()}
+
+
+def calibration_unit(*, tier: str, batch: int, start: int, checks: int, seed: int) -> dict:
+    """A batch of null checks of one tier (:func:`verify.calibration.null_batch`)."""
+    from verify.calibration import null_batch
+
+    return null_batch(tier=tier, batch=batch, start=start, checks=checks, seed=seed)
