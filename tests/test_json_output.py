@@ -29,7 +29,8 @@ RUNS = {
     "audit": ["audit", "torch:nn.Linear", "--kwargs", '{"in_features": 16, "out_features": 8}'],
     "history": ["history", "fakeinit", "--target", "fakeinit.init:he", "--api", "numpy",
                 "--scheme", "he", "--dist", "normal", "--versions", "1.0.0", "--examples", "1"],
-    "measure": ["measure", "--quick", "--runs", "1", "--trials", "1", "--no-explore"],
+    "measure": ["measure", "--quick", "--runs", "1", "--null-runs", "1", "--trials", "1",
+                "--no-explore"],
 }
 """The quick run of each command that has ``--json`` (keyed ``command --mode`` for a mode
 with its own fields)."""
@@ -47,7 +48,7 @@ FIELDS = {
     "audit": {"verdict", "target", "api", "builds", "tensors", "findings", "replay"},
     "history": {"library", "distribution", "mode", "entries", "selection", "candidates",
                 "releases", "changes", "deviations", "not_bisected", "cache", "seconds"},
-    "measure": {"budget", "null", "power", "peers", "seconds"},
+    "measure": {"budget", "null", "power", "peers", "calibration", "seconds"},
 }
 """The fields each command documents besides the three every document has."""
 
@@ -95,7 +96,7 @@ def test_json_is_one_object_with_schema_version_seed_and_versions(
         request.getfixturevalue("fake_wheelhouse")
     argv = [*RUNS[command], "--seed", str(SEED), "--json"]
     if command == "measure":
-        argv += ["--out", str(tmp_path / "m.json")]
+        argv += ["--out", str(tmp_path / "m.json"), "--store", str(tmp_path / "store")]
     status = main(argv)
     stdout = capsys.readouterr().out
     assert status in (0, 1)

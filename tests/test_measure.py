@@ -134,13 +134,16 @@ def test_null_calibration_observed_against_nominal(record_property):
 
 def test_measure_command_writes_the_json_and_prints_the_tables(tmp_path):
     out = tmp_path / "deep" / "m.json"
-    result = subprocess.run([sys.executable, "-m", "verify", "measure", "--quick", "--runs", "10",
-                             "--trials", "2", "--out", str(out)], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "verify", "measure", "--quick", "--null-runs",
+                             "10", "--runs", "10", "--trials", "2", "--out", str(out),
+                             "--store", str(tmp_path / "store")], capture_output=True,
                             text=True, timeout=900)
     assert result.returncode == 0, result.stderr
     document = json.loads(out.read_text())
     assert document["null"]["runs"] == 10 and document["budget"]["peer_trials"] == 2
+    assert document["calibration"]["runs"] == 10
     assert "Minimum detectable variance error" in result.stdout
+    assert "Calibration at scale: 10 null checks" in result.stdout
     assert [p.name for p in out.parent.iterdir()] == ["m.json"]  # no temporary left
 
 
