@@ -146,7 +146,7 @@ def test_a_change_where_another_distribution_moved_is_confounded(tmp_path):
     (["fakeinit", "--target", "fakeinit.init:he", "--scheme", "he", "--dist", "normal",
       "--kwargs", "{"], "--kwargs is not valid JSON"),
     (["keras", "--max-releases", "0"], "positive integer"),
-    (["transformers", "--only", "GPT2Model", "--dtype", "bfloat16"], "audits build models in"),
+    (["transformers", "--only", "GPT2Model", "--dtype", "complex64"], "audits build models in"),
 ])
 def test_bad_usage_exits_2_with_one_line_and_writes_nothing(arguments, message, tmp_path,
                                                             capsys):

@@ -73,7 +73,7 @@ def add_parser(commands) -> None:
                         "at most as many added by bisection (default: %(default)s)")
     parser.add_argument("--dtype", choices=DTYPES, default="float32",
                         help="the dtype each initializer is asked for (default: %(default)s; "
-                        f"audits take {' and '.join(AUDIT_DTYPES)})")
+                        f"audits take {', '.join(AUDIT_DTYPES)})")
     run_options(parser, 3, "shapes (configs, for audits) hypothesis draws per entry")
     upstream_option(parser)
 
