@@ -45,8 +45,7 @@ from verify.adapters import (
 )
 from verify.catalog import Entry
 from verify.fans import Layout
-from verify.laws import Orthogonal
-from verify.precision import DTYPES, FLOAT_DTYPES
+from verify.precision import claim_dtypes
 from verify.schemes import InitSpec
 
 DOCS = "https://docs.jax.dev/en/latest/_autosummary/jax.nn.initializers.{}.html"
@@ -161,18 +160,6 @@ def _delta_orthogonal_shapes():
     return shapes()
 
 
-def _dtypes(claim) -> tuple[str, ...]:
-    """The dtypes a ``jax.nn.initializers`` builder is checked in: the float dtypes, and
-    the complex ones for laws centred at 0 (``variance_scaling`` documents complex dtypes);
-    float32 and float64 for orthogonality, whose tolerance is float32's."""
-    if isinstance(claim, Orthogonal):
-        return ("float32", "float64")
-    law = getattr(claim, "law", None)
-    if law is None or float(law((4, 4)).mean()) != 0.0:
-        return FLOAT_DTYPES
-    return DTYPES
-
-
 def entries() -> list[Entry]:
     jax = require("jax")
     init = jax.nn.initializers
@@ -192,7 +179,7 @@ def entries() -> list[Entry]:
                                    layout=layout, batch=batch, stacked=stacked, dtype=dtype)
 
         return Entry(label, "jax", build, claim, f"{alias}{documented} ({page})",
-                     shapes=shapes, dtypes=_dtypes(claim), build_dtype=build)
+                     shapes=shapes, dtypes=claim_dtypes(claim), build_dtype=build)
 
     def constant_function(name: str, claim, documented: str) -> Entry:
         """``zeros``/``ones``: initializers themselves, not builders."""

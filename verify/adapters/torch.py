@@ -28,7 +28,7 @@ from verify import laws
 from verify import strategies as vst
 from verify.adapters import ContractError, StackedSampler, Target, refused, require
 from verify.catalog import Entry
-from verify.precision import DTYPES, FLOAT_DTYPES
+from verify.precision import claim_dtypes
 from verify.schemes import InitSpec
 
 DOCS = "https://pytorch.org/docs/stable/nn.init.html"
@@ -201,7 +201,7 @@ def entries() -> list[Entry]:
 
         return Entry(label, "torch", build, claim,
                      f"{documented} ({DOCS}#torch.nn.init.{name})", shapes=shapes,
-                     dtypes=_dtypes(claim), build_dtype=build)
+                     dtypes=claim_dtypes(claim), build_dtype=build)
 
     def module(kind: str, claim: InitSpec, documented: str, shapes, *, groups: int = 1,
                convention: str = "") -> Entry:
@@ -267,21 +267,6 @@ def entries() -> list[Entry]:
                    "as for ConvTranspose2d: k is documented from C_out")),
     ]
     return found
-
-
-def _dtypes(claim) -> tuple[str, ...]:
-    """The dtypes a ``torch.nn.init`` function is checked in: every dtype a tensor has for
-    a law (complex included: ``normal_`` and the fan-scaled normals draw complex normals);
-    the float dtypes for exact values; float32 and float64 for orthogonality, whose
-    tolerance is float32's. Complex dtypes only for laws centred at 0: a documented
-    ``U(0, 1)`` says nothing of a complex value's law."""
-    if isinstance(claim, laws.Orthogonal):
-        return ("float32", "float64")
-    if isinstance(claim, laws.Exact):
-        return FLOAT_DTYPES
-    if float(claim.law((4, 4)).mean()) != 0.0:  # U(0, 1): no law of a complex value stated
-        return FLOAT_DTYPES
-    return DTYPES
 
 
 def _dirac(shape: tuple[int, ...]) -> np.ndarray:

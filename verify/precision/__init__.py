@@ -19,6 +19,7 @@ imaginary parts: :mod:`verify.precision.complex`.
 
 from __future__ import annotations
 
+from verify.laws import Exact, Orthogonal
 from verify.precision.rounding import LOW_PRECISION, RoundedLaw, grid, rounded
 
 FLOAT_DTYPES = ("float32", "float64", "float16", "bfloat16")
@@ -27,8 +28,24 @@ DTYPES = (*FLOAT_DTYPES, *COMPLEX_DTYPES)
 DEFAULT_DTYPE = "float32"
 
 __all__ = ["COMPLEX_DTYPES", "DEFAULT_DTYPE", "DTYPES", "FLOAT_DTYPES", "LOW_PRECISION",
-           "RoundedLaw", "grid", "is_complex", "rounded"]
+           "RoundedLaw", "claim_dtypes", "grid", "is_complex", "rounded"]
 
 
 def is_complex(dtype: str) -> bool:
     return dtype in COMPLEX_DTYPES
+
+
+def claim_dtypes(claim, supported: tuple[str, ...] = DTYPES) -> tuple[str, ...]:
+    """The dtypes, of the framework's ``supported`` ones, that an initializer documented
+    with ``claim`` is checked in, float32 first: every dtype for a law centred at 0 (complex
+    included: a variance law states ``E|w|^2``, :mod:`verify.precision.complex`); the real
+    dtypes for exact values and for a law centred elsewhere (a documented ``U(0, 1)`` says
+    nothing of a complex value's law); float32 and float64 for orthogonality, whose
+    tolerance is float32's round-off."""
+    if isinstance(claim, Orthogonal):
+        wanted: tuple[str, ...] = ("float32", "float64")
+    elif isinstance(claim, Exact) or float(claim.law((4, 4)).mean()) != 0.0:
+        wanted = FLOAT_DTYPES
+    else:
+        wanted = DTYPES
+    return tuple(dtype for dtype in wanted if dtype in supported)
