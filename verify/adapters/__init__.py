@@ -143,11 +143,27 @@ def refused(dtype: str, what: str, error: Exception) -> Exception:
     (:class:`DtypeUnsupported`); in float32 it stays what it is."""
     if dtype == "float32":
         return error
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     return DtypeUnsupported(f"{what} refuses {dtype}: {type(error).__name__}: "
-                            f"{str(error).splitlines()[0] if str(error) else ''}")
+                            f"{lines[0] if lines else ''}")
 
 
 def widened(array: np.ndarray) -> np.ndarray:
     """``array`` with a ``bfloat16`` dtype (ml_dtypes) widened to float32, exactly; any
     other dtype as it is."""
     return array.astype(np.float32) if array.dtype.name == "bfloat16" else array
+
+
+def as_asked(array: np.ndarray, dtype: str, what: str) -> np.ndarray:
+    """``array``, which the library returned when asked for ``dtype``, widened
+    (:func:`widened`); :class:`ContractError` when the library returned another dtype."""
+    if array.dtype.name != dtype:
+        raise ContractError("dtype", f"{what}, asked for {dtype}, returned {array.dtype}")
+    return widened(array)
+
+
+def widen_snippet(dtype: str) -> str:
+    """What a ``reproduce`` snippet (:mod:`verify.upstream.snippets`) appends so that its
+    ``w`` holds what ``sample`` returns: a ``bfloat16`` array (ml_dtypes) widened to
+    float32; nothing for the other dtypes."""
+    return "\nw = np.asarray(w).astype(np.float32)\n" if dtype == "bfloat16" else ""

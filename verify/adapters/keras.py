@@ -44,9 +44,19 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from verify.adapters import ContractError, Target, import_quietly, require, seed32
+from verify.adapters import (
+    ContractError,
+    Target,
+    as_asked,
+    import_quietly,
+    refused,
+    require,
+    seed32,
+    widen_snippet,
+)
 from verify.catalog import Entry
 from verify.laws import Claim, Exact, Orthogonal, constant, normal, truncated_normal, uniform
+from verify.precision import claim_dtypes
 from verify.schemes import InitSpec
 from verify.strategies import weight_shapes
 
@@ -104,6 +114,16 @@ def _keras() -> Any:
     return require("keras")
 
 
+def refuse_without_x64(backend: str, dtype: str) -> None:
+    """On the JAX backend, :class:`~verify.adapters.DtypeUnsupported` for a 64-bit dtype
+    unless ``jax_enable_x64`` is on: without it Keras hands back 32 bits for it, as JAX does
+    (:func:`verify.adapters.jax.jax_dtype`)."""
+    if backend == "jax" and dtype in ("float64", "complex128"):
+        from verify.adapters.jax import jax_dtype
+
+        jax_dtype(dtype)
+
+
 def _array(keras: Any, value: Any, shape: tuple[int, ...]) -> np.ndarray:
     array = keras.ops.convert_to_numpy(value)
     if array.shape != tuple(shape):
@@ -156,51 +176,80 @@ def entries() -> list[Entry]:
         name = f"keras:{call if kwargs else cls}"
         seeded = _call_repr(cls, kwargs, "seed=seed32({seed})")
 
-        def build() -> Target:
+        def build(dtype: str = "float32") -> Target:
             make = getattr(keras.initializers, cls)
+            refuse_without_x64(backend, dtype)
+            asked = {} if dtype == "float32" else {"dtype": dtype}
+
+            def draw(shape: tuple[int, ...], seed: int) -> np.ndarray:
+                try:
+                    initializer = make(seed=seed32(seed), **kwargs) if random \
+                        else make(**kwargs)
+                    array = _array(keras, initializer(shape, **asked), shape)
+                except ContractError:
+                    raise
+                except Exception as error:
+                    raise refused(dtype, f"keras.initializers.{call}", error) from None
+                return as_asked(array, dtype, f"keras.initializers.{call}")
 
             def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
-                initializer = make(seed=seed32(seed), **kwargs) if random else make(**kwargs)
-                return _array(keras, initializer(tuple(shape)), shape)
+                return draw(tuple(int(d) for d in shape), seed)
 
             def stacked_draw(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
-                full = (int(count), *(int(d) for d in shape))
-                return _array(keras, make(seed=seed32(seed), **kwargs)(full), full)
+                return draw((int(count), *(int(d) for d in shape)), seed)
 
             made = f"keras.initializers.{seeded if random else call}"
-            return Target(f"{name} [{backend}]", "keras", sample, layout="hwio",
-                          reproduce=setup + f"w = keras.ops.convert_to_numpy({made}(shape))",
-                          stacked=stacked_draw if stacked else None)
+            dtyped = f", dtype={dtype!r}" if asked else ""
+            where_run = backend if dtype == "float32" else f"{backend}, {dtype}"
+            return Target(f"{name} [{where_run}]", "keras", sample, layout="hwio",
+                          reproduce=setup + f"w = keras.ops.convert_to_numpy({made}(shape{dtyped}))"
+                          + widen_snippet(dtype),
+                          stacked=stacked_draw if stacked else None, dtype=dtype)
 
         return Entry(name, "keras", build, claim,
                      f"keras.initializers.{cls}: {doc}. {INITIALIZERS_URL} {where}",
-                     kind="function", shapes=shapes or _function_shapes())
+                     kind="function", shapes=shapes or _function_shapes(),
+                     dtypes=claim_dtypes(claim), build_dtype=build)
 
     def layer(label: str, cls: str, claim: Claim, doc: str, *,
-              make: Callable[[tuple[int, ...]], Any], inputs: Callable[[tuple[int, ...]], tuple],
+              make: Callable[..., Any], inputs: Callable[[tuple[int, ...]], tuple],
               make_text: str, inputs_text: str, shapes: Callable[[], st.SearchStrategy],
               convention: str = "") -> Entry:
+        """``make(shape, **options)`` builds the layer (``options``: its ``dtype``)."""
         name = f"keras:{label}"
 
-        def build() -> Target:
+        def build(dtype: str = "float32") -> Target:
+            refuse_without_x64(backend, dtype)
+            asked = {} if dtype == "float32" else {"dtype": dtype}
+
             def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
                 # what the layer's initializer reads, not keras.utils.set_random_seed (see
                 # the module's docstring)
                 random.seed(seed32(seed))
-                built = make(shape)
-                built.build(inputs(shape))
-                return _array(keras, built.kernel.value, shape)
+                try:
+                    built = make(shape, **asked)
+                    built.build(inputs(shape))
+                    array = _array(keras, built.kernel.value, shape)
+                except ContractError:
+                    raise
+                except Exception as error:
+                    raise refused(dtype, f"keras.layers.{cls}", error) from None
+                return as_asked(array, dtype, f"the kernel of keras.layers.{cls}")
 
-            reproduce = (setup + LAYER_SEED + f"layer = keras.layers.{make_text}; "
+            made = make_text[:-1] + f", dtype={dtype!r})" if asked else make_text
+            reproduce = (setup + LAYER_SEED + f"layer = keras.layers.{made}; "
                          f"layer.build({inputs_text}); "
-                         "w = keras.ops.convert_to_numpy(layer.kernel.value)")
-            return Target(f"{name} [{backend}]", "keras", sample, layout="hwio",
-                          reproduce=reproduce)
+                         "w = keras.ops.convert_to_numpy(layer.kernel.value)"
+                         + widen_snippet(dtype))
+            where_run = backend if dtype == "float32" else f"{backend}, {dtype}"
+            return Target(f"{name} [{where_run}]", "keras", sample, layout="hwio",
+                          reproduce=reproduce, dtype=dtype)
 
         return Entry(name, "keras", build, claim,
                      f"keras.layers.{cls}: {doc}. {LAYER_URLS[cls]} {where}",
                      kind="layer", shapes=shapes, convention=convention,
-                     max_calls=LAYER_MAX_CALLS)
+                     max_calls=LAYER_MAX_CALLS, dtypes=claim_dtypes(claim),
+                     build_dtype=build)
 
     layers = keras.layers
     found = [
@@ -289,18 +338,19 @@ def entries() -> list[Entry]:
         layer("Dense", "Dense", InitSpec("glorot", "uniform", layout="hwio"),
               "kernel_initializer defaults to 'glorot_uniform'; the kernel is (input_dim, "
               "units)",
-              make=lambda s: layers.Dense(s[1], use_bias=False), inputs=lambda s: (None, s[0]),
+              make=lambda s, **o: layers.Dense(s[1], use_bias=False, **o),
+              inputs=lambda s: (None, s[0]),
               make_text="Dense(shape[1], use_bias=False)", inputs_text="(None, shape[0])",
               shapes=lambda: layer_shapes(2)),
         layer("Conv1D", "Conv1D", InitSpec("glorot", "uniform", layout="hwio"),
               "kernel_initializer defaults to 'glorot_uniform'",
-              make=lambda s: layers.Conv1D(s[-1], s[:-2], use_bias=False),
+              make=lambda s, **o: layers.Conv1D(s[-1], s[:-2], use_bias=False, **o),
               inputs=lambda s: (None, None, s[-2]),
               make_text="Conv1D(shape[-1], shape[:-2], use_bias=False)",
               inputs_text="(None, None, shape[-2])", shapes=lambda: layer_shapes(3)),
         layer("Conv2D", "Conv2D", InitSpec("glorot", "uniform", layout="hwio"),
               "kernel_initializer defaults to 'glorot_uniform'",
-              make=lambda s: layers.Conv2D(s[-1], s[:-2], use_bias=False),
+              make=lambda s, **o: layers.Conv2D(s[-1], s[:-2], use_bias=False, **o),
               inputs=lambda s: (None, None, None, s[-2]),
               make_text="Conv2D(shape[-1], shape[:-2], use_bias=False)",
               inputs_text="(None, None, None, shape[-2])", shapes=lambda: layer_shapes(4)),
@@ -310,14 +360,15 @@ def entries() -> list[Entry]:
               "input units in the weight tensor and fan_out is the number of output "
               "units'); groups: 'Each group is convolved separately with filters // groups "
               "filters'; the kernel is (*kernel_size, in_channels // groups, filters)",
-              make=lambda s: layers.Conv2D(s[-1], s[:-2], groups=2, use_bias=False),
+              make=lambda s, **o: layers.Conv2D(s[-1], s[:-2], groups=2, use_bias=False,
+                                                **o),
               inputs=lambda s: (None, None, None, 2 * s[-2]),
               make_text="Conv2D(shape[-1], shape[:-2], groups=2, use_bias=False)",
               inputs_text="(None, None, None, 2 * shape[-2])",
               shapes=lambda: layer_shapes(4, groups=2)),
         layer("Conv3D", "Conv3D", InitSpec("glorot", "uniform", layout="hwio"),
               "kernel_initializer defaults to 'glorot_uniform'",
-              make=lambda s: layers.Conv3D(s[-1], s[:-2], use_bias=False),
+              make=lambda s, **o: layers.Conv3D(s[-1], s[:-2], use_bias=False, **o),
               inputs=lambda s: (None, None, None, None, s[-2]),
               make_text="Conv3D(shape[-1], shape[:-2], use_bias=False)",
               inputs_text="(None, None, None, None, shape[-2])",
@@ -327,7 +378,8 @@ def entries() -> list[Entry]:
               InitSpec("glorot", "uniform", layout="hwio", transposed=True),
               "kernel_initializer defaults to 'glorot_uniform'; the kernel is "
               "(*kernel_size, filters, in_channels)",
-              make=lambda s: layers.Conv2DTranspose(s[-2], s[:-2], use_bias=False),
+              make=lambda s, **o: layers.Conv2DTranspose(s[-2], s[:-2], use_bias=False,
+                                                         **o),
               inputs=lambda s: (None, None, None, s[-1]),
               make_text="Conv2DTranspose(shape[-2], shape[:-2], use_bias=False)",
               inputs_text="(None, None, None, shape[-1])", shapes=lambda: layer_shapes(4),
@@ -339,8 +391,8 @@ def entries() -> list[Entry]:
               "kernel_initializer='he_normal': 'stddev = sqrt(2 / fan_in) where fan_in is "
               "the number of input units in the weight tensor' (keras.initializers.HeNormal, "
               f"{INITIALIZERS_URL}); the kernel is (*kernel_size, filters, in_channels)",
-              make=lambda s: layers.Conv2DTranspose(s[-2], s[:-2], use_bias=False,
-                                                    kernel_initializer="he_normal"),
+              make=lambda s, **o: layers.Conv2DTranspose(s[-2], s[:-2], use_bias=False,
+                                                         kernel_initializer="he_normal", **o),
               inputs=lambda s: (None, None, None, s[-1]),
               make_text="Conv2DTranspose(shape[-2], shape[:-2], use_bias=False, "
                         "kernel_initializer='he_normal')",

@@ -53,7 +53,16 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from verify.adapters import ContractError, Target, import_quietly, require, seed32
+from verify.adapters import (
+    ContractError,
+    Target,
+    as_asked,
+    import_quietly,
+    refused,
+    require,
+    seed32,
+    widen_snippet,
+)
 from verify.adapters.keras import (
     LAYER_MAX_CALLS,
     VARIANCE_SCALING_DOC,
@@ -63,6 +72,7 @@ from verify.adapters.keras import (
 )
 from verify.catalog import Entry
 from verify.laws import Claim, Exact, Orthogonal, constant, normal, truncated_normal, uniform
+from verify.precision import claim_dtypes
 from verify.schemes import InitSpec
 
 LIBRARY = "tf_keras"
@@ -126,6 +136,11 @@ def _array(value: Any, shape: tuple[int, ...]) -> np.ndarray:
     return array
 
 
+def _labelled(name: str, dtype: str) -> str:
+    """A target's name, with its dtype but for float32."""
+    return name if dtype == "float32" else f"{name} [{dtype}]"
+
+
 def _doc(name: str) -> str:
     return f"{DOCS}initializers/{name} ; {SOURCE} {name}"
 
@@ -146,48 +161,74 @@ def entries() -> list[Entry]:
         name = f"tf_keras:{call if kwargs else cls}"
         seeded = _call_repr(cls, kwargs, "seed=seed32({seed})")
 
-        def build() -> Target:
+        def build(dtype: str = "float32") -> Target:
             make = getattr(tf_keras.initializers, cls)
+            asked = {} if dtype == "float32" else {"dtype": dtype}
+
+            def draw(shape: tuple[int, ...], seed: int) -> np.ndarray:
+                try:
+                    initializer = make(seed=seed32(seed), **kwargs) if random \
+                        else make(**kwargs)
+                    array = _array(initializer(shape, **asked), shape)
+                except ContractError:
+                    raise
+                except Exception as error:
+                    raise refused(dtype, f"tf_keras.initializers.{call}", error) from None
+                return as_asked(array, dtype, f"tf_keras.initializers.{call}")
 
             def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
-                initializer = make(seed=seed32(seed), **kwargs) if random else make(**kwargs)
-                return _array(initializer(tuple(shape)), shape)
+                return draw(tuple(int(d) for d in shape), seed)
 
             def stacked_draw(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
-                full = (int(count), *(int(d) for d in shape))
-                return _array(make(seed=seed32(seed), **kwargs)(full), full)
+                return draw((int(count), *(int(d) for d in shape)), seed)
 
             made = f"tf_keras.initializers.{seeded if random else call}"
-            return Target(name, LIBRARY, sample, layout="hwio",
-                          reproduce=setup + f"w = {made}(shape).numpy()\n",
-                          stacked=stacked_draw if stacked else None)
+            dtyped = f", dtype={dtype!r}" if asked else ""
+            return Target(_labelled(name, dtype), LIBRARY, sample, layout="hwio",
+                          reproduce=setup + f"w = {made}(shape{dtyped}).numpy()\n"
+                          + widen_snippet(dtype),
+                          stacked=stacked_draw if stacked else None, dtype=dtype)
 
         return Entry(name, LIBRARY, build, claim,
                      f"tf_keras.initializers.{cls}: {doc}. {_doc(cls)} {where}",
-                     kind="function", shapes=shapes or _function_shapes())
+                     kind="function", shapes=shapes or _function_shapes(),
+                     dtypes=claim_dtypes(claim), build_dtype=build)
 
     def layer(label: str, cls: str, claim: Claim, doc: str, *,
-              make: Callable[[tuple[int, ...]], Any], inputs: Callable[[tuple[int, ...]], tuple],
+              make: Callable[..., Any], inputs: Callable[[tuple[int, ...]], tuple],
               make_text: str, inputs_text: str, shapes: Callable[[], st.SearchStrategy],
               weight: str = "kernel", convention: str = "") -> Entry:
+        """``make(shape, **options)`` builds the layer (``options``: its ``dtype``)."""
         name = f"tf_keras:{label}"
 
-        def build() -> Target:
+        def build(dtype: str = "float32") -> Target:
+            asked = {} if dtype == "float32" else {"dtype": dtype}
+
             def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
                 seed_layers(seed32(seed))
-                built = make(shape)
-                built.build(inputs(shape))
-                return _array(getattr(built, weight).numpy(), shape)
+                try:
+                    built = make(shape, **asked)
+                    built.build(inputs(shape))
+                    array = _array(getattr(built, weight).numpy(), shape)
+                except ContractError:
+                    raise
+                except Exception as error:
+                    raise refused(dtype, f"tf_keras.layers.{cls}", error) from None
+                return as_asked(array, dtype, f"the {weight} of tf_keras.layers.{cls}")
 
-            reproduce = (setup + LAYER_SEED + f"layer = tf_keras.layers.{make_text}\n"
-                         f"layer.build({inputs_text})\nw = layer.{weight}.numpy()\n")
-            return Target(name, LIBRARY, sample, layout="hwio", reproduce=reproduce)
+            made = make_text[:-1] + f", dtype={dtype!r})" if asked else make_text
+            reproduce = (setup + LAYER_SEED + f"layer = tf_keras.layers.{made}\n"
+                         f"layer.build({inputs_text})\nw = layer.{weight}.numpy()\n"
+                         + widen_snippet(dtype))
+            return Target(_labelled(name, dtype), LIBRARY, sample, layout="hwio",
+                          reproduce=reproduce, dtype=dtype)
 
         return Entry(name, LIBRARY, build, claim,
                      f"tf_keras.layers.{cls}: {doc}. {DOCS}layers/{cls} ; "
                      f"tf_keras/src/layers {where}",
                      kind="layer", shapes=shapes, convention=convention,
-                     max_calls=LAYER_MAX_CALLS)
+                     max_calls=LAYER_MAX_CALLS, dtypes=claim_dtypes(claim),
+                     build_dtype=build)
 
     layers = tf_keras.layers
     return [
@@ -283,18 +324,19 @@ def entries() -> list[Entry]:
         layer("Dense", "Dense", InitSpec("glorot", "uniform", layout="hwio"),
               "kernel_initializer defaults to 'glorot_uniform'; the kernel is (input_dim, "
               "units)",
-              make=lambda s: layers.Dense(s[1], use_bias=False), inputs=lambda s: (None, s[0]),
+              make=lambda s, **o: layers.Dense(s[1], use_bias=False, **o),
+              inputs=lambda s: (None, s[0]),
               make_text="Dense(shape[1], use_bias=False)", inputs_text="(None, shape[0])",
               shapes=lambda: layer_shapes(2)),
         layer("Conv1D", "Conv1D", InitSpec("glorot", "uniform", layout="hwio"),
               "kernel_initializer defaults to 'glorot_uniform'",
-              make=lambda s: layers.Conv1D(s[-1], s[:-2], use_bias=False),
+              make=lambda s, **o: layers.Conv1D(s[-1], s[:-2], use_bias=False, **o),
               inputs=lambda s: (None, None, s[-2]),
               make_text="Conv1D(shape[-1], shape[:-2], use_bias=False)",
               inputs_text="(None, None, shape[-2])", shapes=lambda: layer_shapes(3)),
         layer("Conv2D", "Conv2D", InitSpec("glorot", "uniform", layout="hwio"),
               "kernel_initializer defaults to 'glorot_uniform'",
-              make=lambda s: layers.Conv2D(s[-1], s[:-2], use_bias=False),
+              make=lambda s, **o: layers.Conv2D(s[-1], s[:-2], use_bias=False, **o),
               inputs=lambda s: (None, None, None, s[-2]),
               make_text="Conv2D(shape[-1], shape[:-2], use_bias=False)",
               inputs_text="(None, None, None, shape[-2])", shapes=lambda: layer_shapes(4)),
@@ -304,14 +346,15 @@ def entries() -> list[Entry]:
               "input units in the weight tensor and fan_out is the number of output "
               "units'); groups: 'Each group is convolved separately with filters / groups "
               "filters'; the kernel is (*kernel_size, in_channels // groups, filters)",
-              make=lambda s: layers.Conv2D(s[-1], s[:-2], groups=2, use_bias=False),
+              make=lambda s, **o: layers.Conv2D(s[-1], s[:-2], groups=2, use_bias=False,
+                                                **o),
               inputs=lambda s: (None, None, None, 2 * s[-2]),
               make_text="Conv2D(shape[-1], shape[:-2], groups=2, use_bias=False)",
               inputs_text="(None, None, None, 2 * shape[-2])",
               shapes=lambda: layer_shapes(4, groups=2)),
         layer("Conv3D", "Conv3D", InitSpec("glorot", "uniform", layout="hwio"),
               "kernel_initializer defaults to 'glorot_uniform'",
-              make=lambda s: layers.Conv3D(s[-1], s[:-2], use_bias=False),
+              make=lambda s, **o: layers.Conv3D(s[-1], s[:-2], use_bias=False, **o),
               inputs=lambda s: (None, None, None, None, s[-2]),
               make_text="Conv3D(shape[-1], shape[:-2], use_bias=False)",
               inputs_text="(None, None, None, None, shape[-2])",
@@ -321,7 +364,8 @@ def entries() -> list[Entry]:
               InitSpec("glorot", "uniform", layout="hwio", transposed=True),
               "kernel_initializer defaults to 'glorot_uniform'; the kernel is "
               "(*kernel_size, filters, in_channels)",
-              make=lambda s: layers.Conv2DTranspose(s[-2], s[:-2], use_bias=False),
+              make=lambda s, **o: layers.Conv2DTranspose(s[-2], s[:-2], use_bias=False,
+                                                         **o),
               inputs=lambda s: (None, None, None, s[-1]),
               make_text="Conv2DTranspose(shape[-2], shape[:-2], use_bias=False)",
               inputs_text="(None, None, None, shape[-1])", shapes=lambda: layer_shapes(4),
@@ -334,8 +378,8 @@ def entries() -> list[Entry]:
               "the number of input units in the weight tensor' (tf_keras.initializers."
               f"HeNormal, {_doc('HeNormal')}); the kernel is (*kernel_size, filters, "
               "in_channels)",
-              make=lambda s: layers.Conv2DTranspose(s[-2], s[:-2], use_bias=False,
-                                                    kernel_initializer="he_normal"),
+              make=lambda s, **o: layers.Conv2DTranspose(s[-2], s[:-2], use_bias=False,
+                                                         kernel_initializer="he_normal", **o),
               inputs=lambda s: (None, None, None, s[-1]),
               make_text="Conv2DTranspose(shape[-2], shape[:-2], use_bias=False, "
                         "kernel_initializer='he_normal')",
@@ -344,7 +388,7 @@ def entries() -> list[Entry]:
         layer("Embedding", "Embedding", uniform(-0.05, 0.05),
               "embeddings_initializer defaults to 'uniform', RandomUniform(minval=-0.05, "
               "maxval=0.05); the table is (input_dim, output_dim)",
-              make=lambda s: layers.Embedding(s[0], s[1]), inputs=lambda s: (None,),
+              make=lambda s, **o: layers.Embedding(s[0], s[1], **o), inputs=lambda s: (None,),
               make_text="Embedding(shape[0], shape[1])", inputs_text="(None,)",
               shapes=lambda: layer_shapes(2), weight="embeddings"),
     ]
