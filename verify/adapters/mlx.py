@@ -19,9 +19,10 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from verify.adapters import ContractError, Target, require, seed32
+from verify.adapters import ContractError, Target, refused, require, seed32
 from verify.catalog import Entry
 from verify.laws import Claim, Exact, Orthogonal, constant, normal, uniform
+from verify.precision import claim_dtypes
 from verify.schemes import InitSpec
 from verify.strategies import weight_shapes
 
@@ -33,6 +34,10 @@ MIN_NUMEL = 64
 """Smallest weight an entry's shapes draw: the battery calls a sampler up to 20,000
 times for tiny tensors, so smaller weights only cost time."""
 MAX_NUMEL = 2**16
+
+DTYPES = ("float32", "float64", "float16", "bfloat16", "complex64")
+"""The dtypes MLX has of :data:`verify.precision.DTYPES`: no ``complex128``; ``float64`` on
+the CPU only (https://ml-explore.github.io/mlx/build/html/python/data_types.html)."""
 
 CONSTANT_VALUE = 0.5
 """The value the ``constant`` entry passes (``mlx.nn.init.constant`` has no default)."""
@@ -82,6 +87,22 @@ def _numpy(array: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
     return result
 
 
+def _asked(mx: Any, array: Any, shape: tuple[int, ...], dtype: str, name: str) -> np.ndarray:
+    """``array``, which ``name`` returned asked for ``dtype``, as NumPy: evaluated (MLX is
+    lazy: a refusal may surface here), its shape and dtype checked, ``bfloat16`` (which
+    NumPy lacks) widened to float32 exactly, in MLX."""
+    try:
+        mx.eval(array)
+    except Exception as error:
+        raise refused(dtype, name, error) from None
+    if array.dtype != getattr(mx, dtype):
+        raise ContractError("dtype", f"{name}, asked for {dtype}, returned {array.dtype}")
+    result = np.array(array.astype(mx.float32) if dtype == "bfloat16" else array)
+    if result.shape != shape:
+        raise ContractError("shape", f"{name} returned shape {result.shape} for {shape}")
+    return result
+
+
 def _reproduce(expression: str) -> str:
     """A one-line snippet that draws ``expression`` the way ``sample`` does."""
     return (
@@ -93,26 +114,40 @@ def _reproduce(expression: str) -> str:
 def _initializer_target(
     mx: Any, nn: Any, name: str, factory: str, arguments: tuple = (),
     call: dict[str, Any] | None = None, stacked: bool = False,
-) -> Callable[[], Target]:
-    """``nn.init.<factory>(*arguments)`` applied to ``mx.zeros(shape)`` with ``call``
-    keywords (the initializer's ``mode`` or ``gain``). ``stacked``: a flat fill, whose law
-    does not depend on the shape, also applied to ``mx.zeros((count, *shape))``."""
+) -> Callable[[str], Target]:
+    """``nn.init.<factory>(*arguments, dtype=...)`` applied to ``mx.zeros(shape)`` with
+    ``call`` keywords (the initializer's ``mode`` or ``gain``). ``stacked``: a flat fill,
+    whose law does not depend on the shape, also applied to ``mx.zeros((count, *shape))``.
+    The factory's ``dtype`` (default float32) is the one the initializer is asked for."""
     call = call or {}
 
-    def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
-        shape = tuple(int(d) for d in shape)
-        initializer = getattr(nn.init, factory)(*arguments)
-        mx.random.seed(seed32(seed))
-        return _numpy(initializer(mx.zeros(shape), **call), shape, name)
+    def build(dtype: str = "float32") -> Target:
+        kind = getattr(mx, dtype)
+        made = f"nn.init.{factory}"
 
-    def stacked_draw(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
-        return sample((int(count), *shape), seed)
+        def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
+            shape = tuple(int(d) for d in shape)
+            mx.random.seed(seed32(seed))
+            try:
+                initializer = getattr(nn.init, factory)(*arguments, dtype=kind)
+                drawn = initializer(mx.zeros(shape), **call)
+            except Exception as error:
+                raise refused(dtype, made, error) from None
+            return _asked(mx, drawn, shape, dtype, name)
 
-    factory_text = f"nn.init.{factory}({', '.join(map(repr, arguments))})"
-    call_text = "".join(f", {key}={value!r}" for key, value in call.items())
-    reproduce = _reproduce(f"{factory_text}(mx.zeros(shape){call_text})")
-    return lambda: Target(name, LIBRARY, sample, layout="ohwi", reproduce=reproduce,
-                          stacked=stacked_draw if stacked else None)
+        def stacked_draw(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
+            return sample((int(count), *shape), seed)
+
+        given = [*map(repr, arguments)] + ([] if dtype == "float32" else [f"dtype=mx.{dtype}"])
+        factory_text = f"nn.init.{factory}({', '.join(given)})"
+        call_text = "".join(f", {key}={value!r}" for key, value in call.items())
+        widen = ".astype(mx.float32)" if dtype == "bfloat16" else ""
+        reproduce = _reproduce(f"{factory_text}(mx.zeros(shape){call_text}){widen}")
+        return Target(name if dtype == "float32" else f"{name} [{dtype}]", LIBRARY, sample,
+                      layout="ohwi", reproduce=reproduce,
+                      stacked=stacked_draw if stacked else None, dtype=dtype)
+
+    return build
 
 
 def _layer_target(
@@ -164,12 +199,13 @@ def _initializer_entries(mx: Any, nn: Any) -> list[Entry]:
               shapes: Callable[[], st.SearchStrategy] | None = any_weight,
               convention: str = "", stacked: bool = False) -> Entry:
         page = f"{DOCS}mlx.nn.init.{factory}.html"
+        build = _initializer_target(mx, nn, f"{LIBRARY}:{name}", factory, arguments, call,
+                                    stacked)
         return Entry(
-            name=f"{LIBRARY}:{name}", library=LIBRARY,
-            build=_initializer_target(mx, nn, f"{LIBRARY}:{name}", factory, arguments, call,
-                                      stacked),
+            name=f"{LIBRARY}:{name}", library=LIBRARY, build=build,
             claim=claim, documented=f"{documented} ({page})", kind="function",
             shapes=shapes, convention=convention,
+            dtypes=claim_dtypes(claim, DTYPES), build_dtype=build,
         )
 
     return [
