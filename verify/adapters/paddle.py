@@ -39,10 +39,11 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from verify.adapters import ContractError, LibraryMissing, Target, require, seed32
+from verify.adapters import ContractError, LibraryMissing, Target, refused, require, seed32
 from verify.catalog import Entry
 from verify.fans import Layout
 from verify.laws import Claim, Exact, Orthogonal, constant, normal, truncated_normal, uniform
+from verify.precision import claim_dtypes
 from verify.schemes import InitSpec, leaky_relu_gain
 from verify.strategies import weight_shapes
 
@@ -54,6 +55,11 @@ SOURCE = "paddle/nn/"
 LAYER_MAX_CALLS = 2000  # building a layer costs 0.2 to 0.3 ms a call
 MIN_LAYER_NUMEL = 64
 """Layer shapes have at least this many entries: each call builds a layer."""
+
+EXACT_IN_WIDE = ("float32", "float64")
+"""The dtypes of ``Bilinear`` and ``Assign``: their documented values (kernel weights such as
+0.2, the integers up to 2^20 of the ``Assign`` entry) are not values of float16 or
+bfloat16, so a 16-bit parameter cannot hold them, whatever Paddle does."""
 
 ASSIGN_NOTE = "the values 0, 1, ..., n - 1 (row-major), reshaped to the parameter's shape"
 
@@ -139,13 +145,32 @@ def _checked(array: np.ndarray, shape: tuple[int, ...], name: str) -> np.ndarray
     return array
 
 
-def apply_initializer(initializer: Any, shape: tuple[int, ...]) -> np.ndarray:
-    """``initializer`` applied to a fresh float32 ``paddle.nn.Parameter`` of ``shape``, as
-    NumPy (the caller seeds first)."""
+def apply_initializer(initializer: Any, shape: tuple[int, ...],
+                      dtype: str = "float32") -> np.ndarray:
+    """``initializer`` applied to a fresh ``paddle.nn.Parameter`` of ``shape`` and ``dtype``,
+    as NumPy (the caller seeds first): :func:`parameter_values`."""
     paddle = import_paddle()
-    parameter = paddle.nn.Parameter([int(d) for d in shape], "float32")
+    parameter = paddle.nn.Parameter([int(d) for d in shape], dtype)
     initializer(parameter)
-    return parameter.numpy()
+    return parameter_values(parameter, dtype, "the initializer")
+
+
+def parameter_values(tensor: Any, dtype: str, what: str) -> np.ndarray:
+    """The values of a Paddle tensor asked to be ``dtype``: :class:`ContractError` if it is
+    another dtype; ``bfloat16``, which Paddle's ``numpy()`` hands over as its raw 16 bits
+    (``uint16``), widened to float32 exactly (the upper half of a float32)."""
+    found = str(tensor.dtype).removeprefix("paddle.")
+    if found != dtype:
+        raise ContractError("dtype", f"{what}, asked for a {dtype} parameter, left it {found}")
+    values = tensor.numpy()
+    if dtype == "bfloat16" and values.dtype == np.uint16:
+        values = (values.astype(np.uint32) << 16).view(np.float32)
+    return values
+
+
+BFLOAT16_BITS = "w = (w.astype(np.uint32) << 16).view(np.float32)\n"
+"""What a ``reproduce`` snippet appends for ``bfloat16``: :func:`parameter_values`'s
+widening of Paddle's raw bits."""
 
 
 # --- deterministic laws, from the documentation --------------------------------------------
@@ -225,22 +250,32 @@ def _call_text(cls: str, kwargs: dict[str, Any]) -> str:
 def _initializer(cls: str, claim: Claim, documented: str, *, source: str,
                  shapes: Callable[[], st.SearchStrategy] | None = None, stacked: bool = False,
                  convention: str = "", values: Callable[[tuple[int, ...]], Any] | None = None,
-                 label: str = "", **kwargs: Any) -> Entry:
-    """``paddle.nn.initializer.<cls>(**kwargs)`` as an entry. ``values``: an argument made
-    from the shape (``Assign``'s value). ``stacked``: a flat fill, whose law does not depend
-    on the shape."""
+                 label: str = "", dtypes: tuple[str, ...] = (), **kwargs: Any) -> Entry:
+    """``paddle.nn.initializer.<cls>(**kwargs)`` as an entry, applied to a parameter of each
+    dtype of ``dtypes`` (default: those its claim takes). ``values``: an argument made from
+    the shape (``Assign``'s value). ``stacked``: a flat fill, whose law does not depend on
+    the shape."""
     call = _call_text(cls, kwargs)
     name = f"{LIBRARY}:{label or (call if kwargs else cls)}"
 
-    def build() -> Target:
+    def build(dtype: str = "float32") -> Target:
         paddle = import_paddle()
         make = getattr(paddle.nn.initializer, cls)
+        what = f"paddle.nn.initializer.{call}"
 
         def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
             shape = tuple(int(d) for d in shape)
             arguments = dict(kwargs, value=values(shape)) if values else kwargs
             paddle.seed(seed32(seed))
-            return _checked(apply_initializer(make(**arguments), shape), shape, name)
+            try:
+                drawn = apply_initializer(make(**arguments), shape, dtype)
+            except ContractError:
+                raise
+            except Exception as error:
+                raise refused(dtype, what, error) from None
+            if drawn.shape != shape:
+                raise ContractError("shape", f"{name} returned shape {drawn.shape} for {shape}")
+            return drawn
 
         def stacked_draw(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
             return sample((int(count), *shape), seed)
@@ -251,16 +286,19 @@ def _initializer(cls: str, claim: Claim, documented: str, *, source: str,
         reproduce = ("import paddle\n"
                      "shape = {shape}\n"
                      "paddle.seed(seed32({seed}))\n"
-                     "parameter = paddle.nn.Parameter(list(shape), 'float32')\n"
+                     f"parameter = paddle.nn.Parameter(list(shape), {dtype!r})\n"
                      f"{made}(parameter)\n"
-                     "w = parameter.numpy()\n")
-        return Target(name, LIBRARY, sample, layout="paddle", reproduce=reproduce,
-                      stacked=stacked_draw if stacked else None)
+                     "w = parameter.numpy()\n"
+                     + (BFLOAT16_BITS if dtype == "bfloat16" else ""))
+        return Target(name if dtype == "float32" else f"{name} [{dtype}]", LIBRARY, sample,
+                      layout="paddle", reproduce=reproduce,
+                      stacked=stacked_draw if stacked else None, dtype=dtype)
 
     return Entry(name, LIBRARY, build, claim,
                  f"paddle.nn.initializer.{cls}: {documented} ({INITIALIZER_DOCS.format(cls)} ; "
                  f"{SOURCE}initializer/{source}; Paddle {_version()})",
-                 kind="function", shapes=shapes or _function_shapes(), convention=convention)
+                 kind="function", shapes=shapes or _function_shapes(), convention=convention,
+                 dtypes=dtypes or claim_dtypes(claim), build_dtype=build)
 
 
 def _layer(label: str, cls: str, claim: Claim, documented: str, *, arguments: str,
@@ -405,7 +443,8 @@ def _initializer_entries() -> list[Entry]:
                      "convolution; shape (C_out, C_in, K, K), 'shape[2] must be equal to "
                      "shape[3]'. The claim is the bilinear-interpolation kernel of that "
                      "formula (Caffe's BilinearFiller, which bilinear.py transcribes) with "
-                     "whole pixel indices", source="bilinear.py", shapes=_square_kernel_shapes),
+                     "whole pixel indices", source="bilinear.py", shapes=_square_kernel_shapes,
+                     dtypes=EXACT_IN_WIDE),
         _initializer("Constant", constant(0.0),
                      "'Implement the constant initializer', value default 0.0",
                      source="constant.py"),
@@ -414,7 +453,8 @@ def _initializer_entries() -> list[Entry]:
         _initializer("Assign", Exact(assign_values, "the assigned array"),
                      "'Init an parameter with a numpy array, list, or tensor'; " + ASSIGN_NOTE,
                      source="assign.py", values=lambda shape: assign_values(shape)
-                     .astype(np.float32), label="Assign(value=np.arange(n).reshape(shape))"),
+                     .astype(np.float32), label="Assign(value=np.arange(n).reshape(shape))",
+                     dtypes=EXACT_IN_WIDE),
     ]
 
 
