@@ -43,10 +43,11 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from verify import strategies as vst
-from verify.adapters import ContractError, Target, require, seed32
+from verify.adapters import ContractError, Target, refused, require, seed32, widen_snippet, widened
 from verify.catalog import Entry
 from verify.distributions import TRUNCATION
 from verify.laws import Claim, Exact, Orthogonal, constant, normal, truncated_normal, uniform
+from verify.precision import claim_dtypes
 from verify.schemes import InitSpec
 
 LIBRARY = "haiku"
@@ -102,57 +103,75 @@ VARIANCE_SCALING = (
 # --- sampling -------------------------------------------------------------------------
 
 
-def _draw(init: Callable, shape: tuple[int, ...], key) -> Any:
+def _draw(init: Callable, shape: tuple[int, ...], key, dtype: str = "float32") -> Any:
     hk = require("haiku", LIBRARY)
-    jnp = require("jax.numpy", "jax")
-    return hk.transform(lambda: init(shape, jnp.float32)).apply({}, key)
+    from verify.adapters.jax import jax_dtype
+
+    kind = jax_dtype(dtype)
+    return hk.transform(lambda: init(shape, kind)).apply({}, key)
 
 
 @lru_cache(maxsize=MAX_COMPILED)
-def _compiled(name: str, arguments: tuple, keywords: tuple, shape: tuple[int, ...]):
-    """``seed -> hk.initializers.<name>(*arguments, **keywords)(shape, float32)`` drawn in
+def _compiled(name: str, arguments: tuple, keywords: tuple, shape: tuple[int, ...],
+              dtype: str = "float32"):
+    """``seed -> hk.initializers.<name>(*arguments, **keywords)(shape, dtype)`` drawn in
     a transformed function with ``jax.random.key(seed)``, jitted."""
     jax = require("jax")
     hk = require("haiku", LIBRARY)
     init = getattr(hk.initializers, name)(*arguments, **dict(keywords))
-    return jax.jit(lambda seed: _draw(init, shape, jax.random.key(seed)))
+    return jax.jit(lambda seed: _draw(init, shape, jax.random.key(seed), dtype))
 
 
-def _checked(values: Any, shape: tuple[int, ...], name: str) -> np.ndarray:
+def _checked(values: Any, shape: tuple[int, ...], name: str,
+             dtype: str = "float32") -> np.ndarray:
     values = np.asarray(values)
-    if values.shape != shape or values.dtype != np.float32:
+    if values.shape != shape or values.dtype.name != dtype:
         raise ContractError("shape", f"{name} returned {values.dtype}{list(values.shape)} for "
-                            f"a float32 tensor of shape {shape}")
-    return values
+                            f"a {dtype} tensor of shape {shape}")
+    return widened(values)
 
 
 def initializer(name: str, label: str, arguments: tuple = (),
-                keywords: dict | None = None, *, stacked: bool = False) -> Target:
-    """``hk.initializers.<name>(*arguments, **keywords)`` as a target (layout ``hwio``).
-    ``stacked``: a flat fill, whose law does not depend on the shape, also drawn as one
-    ``(count, *shape)`` call."""
+                keywords: dict | None = None, *, stacked: bool = False,
+                dtype: str = "float32") -> Target:
+    """``hk.initializers.<name>(*arguments, **keywords)`` as a target (layout ``hwio``),
+    called with ``dtype``. ``stacked``: a flat fill, whose law does not depend on the
+    shape, also drawn as one ``(count, *shape)`` call."""
     jax = require("jax")
     hk = require("haiku", LIBRARY)
+    from verify.adapters.jax import jax_dtype
+
+    jax_dtype(dtype)  # a 64-bit dtype without jax_enable_x64: not supported
     frozen = tuple(sorted((keywords or {}).items()))
+    what = f"hk.initializers.{name}"
 
     def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
         shape = tuple(int(d) for d in shape)
-        draw = _compiled(name, tuple(arguments), frozen, shape)
-        return _checked(draw(np.uint32(seed32(seed))), shape, label)
+        try:
+            draw = _compiled(name, tuple(arguments), frozen, shape, dtype)
+            values = draw(np.uint32(seed32(seed)))
+        except Exception as error:
+            raise refused(dtype, what, error) from None
+        return _checked(values, shape, label, dtype)
 
     def stacked_draw(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
         # eager: each (count, shape) is drawn about once, where a compile costs more
         full = (int(count), *(int(d) for d in shape))
         init = getattr(hk.initializers, name)(*arguments, **dict(frozen))
-        return np.asarray(_draw(init, full, jax.random.key(seed32(seed))))
+        try:
+            values = _draw(init, full, jax.random.key(seed32(seed)), dtype)
+        except Exception as error:
+            raise refused(dtype, what, error) from None
+        return _checked(values, full, label, dtype)
 
     call = ", ".join([*map(repr, arguments), *(f"{k}={v!r}" for k, v in frozen)])
     reproduce = ("import haiku as hk, jax, jax.numpy as jnp\n"
                  f"init = hk.initializers.{name}({call})\n"
-                 "draw = hk.transform(lambda: init({shape}, jnp.float32))\n"
-                 "w = jax.jit(draw.apply)({}, jax.random.key(seed32({seed})))\n")
-    return Target(label, LIBRARY, sample, "hwio", reproduce,
-                  stacked=stacked_draw if stacked else None)
+                 f"draw = hk.transform(lambda: init({{shape}}, jnp.{dtype}))\n"
+                 "w = jax.jit(draw.apply)({}, jax.random.key(seed32({seed})))\n"
+                 + widen_snippet(dtype))
+    return Target(label if dtype == "float32" else f"{label} [{dtype}]", LIBRARY, sample,
+                  "hwio", reproduce, stacked=stacked_draw if stacked else None, dtype=dtype)
 
 
 DEPTHWISE_CHANNELS = 2
@@ -281,11 +300,15 @@ def _initializer_entries() -> list[Entry]:
               convention: str = "", **keywords: Any) -> Entry:
         call = ", ".join([*map(repr, arguments), *(f"{k}={v!r}" for k, v in keywords.items())])
         label = f"{LIBRARY}:{name}" + (f"({call})" if call else "")
-        return Entry(label, LIBRARY,
-                     lambda: initializer(name, label, arguments, keywords, stacked=stacked),
+
+        def build(dtype: str = "float32") -> Target:
+            return initializer(name, label, arguments, keywords, stacked=stacked, dtype=dtype)
+
+        return Entry(label, LIBRARY, build,
                      claim, f"hk.initializers.{name}: {documented} ({DOCS.format('initializers.')}"
                      f"{name}; {SOURCE}initializers.py)",
-                     shapes=shapes or _shapes(), convention=convention)
+                     shapes=shapes or _shapes(), convention=convention,
+                     dtypes=claim_dtypes(claim), build_dtype=build)
 
     orthogonal_shapes = _shapes(max_numel=2**14)
     return [
