@@ -39,9 +39,10 @@ import numpy as np
 from hypothesis import strategies as st
 from scipy import stats
 
-from verify.adapters import ContractError, LibraryMissing, Target, require, seed32
+from verify.adapters import ContractError, LibraryMissing, Target, refused, require, seed32
 from verify.catalog import Entry
 from verify.laws import Claim, Exact, ShapeLaw, constant, normal, uniform
+from verify.precision import FLOAT_DTYPES, claim_dtypes
 from verify.schemes import InitSpec
 from verify.strategies import weight_shapes
 
@@ -179,25 +180,70 @@ def _seeded_draw(tinygrad: Any, name: str,
 
 
 def _function_target(tinygrad: Any, name: str, method: str, kwargs: dict[str, Any],
-                     stacked: bool, call: str) -> Callable[[], Target]:
-    """``Tensor.<method>(*shape, **kwargs)``; ``call`` is how the method takes the shape:
-    ``"spread"`` (``*shape``; ``eye(n, m)`` too) or ``"tuple"`` (``full``).
-    ``stacked``: a flat fill, also drawn as one ``(count, *shape)`` tensor."""
+                     stacked: bool, call: str) -> Callable[[str], Target]:
+    """``Tensor.<method>(*shape, **kwargs, dtype=...)``; ``call`` is how the method takes the
+    shape: ``"spread"`` (``*shape``; ``eye(n, m)`` too) or ``"tuple"`` (``full``).
+    ``stacked``: a flat fill, also drawn as one ``(count, *shape)`` tensor. float32 is asked
+    for as tinygrad's default dtype (no ``dtype`` argument), the others by name."""
 
-    def make(shape: tuple[int, ...]) -> Any:
-        method_of = getattr(tinygrad.Tensor, method)
-        return method_of(shape, **kwargs) if call == "tuple" else method_of(*shape, **kwargs)
+    def build(dtype: str = "float32") -> Target:
+        asked = {} if dtype == "float32" else {"dtype": dtype}
+        what = f"Tensor.{method}"
 
-    sample = _seeded_draw(tinygrad, name, make)
+        def make(shape: tuple[int, ...]) -> Any:
+            method_of = getattr(tinygrad.Tensor, method)
+            if call == "tuple":
+                return method_of(shape, **kwargs, **asked)
+            return method_of(*shape, **kwargs, **asked)
 
-    def stacked_draw(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
-        return sample((int(count), *shape), seed)
+        def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
+            shape = tuple(int(d) for d in shape)
+            with on_cpu():
+                tinygrad.Tensor.manual_seed(seed32(seed))
+                try:
+                    tensor = make(shape)
+                    values = tensor.numpy()  # realizes: a kernel that fails to compile here
+                except Exception as error:
+                    raise refused(dtype, what, _compiler_failure(error)) from None
+            return _asked(tensor, values, shape, dtype, name)
 
-    arguments = "".join(f", {key}={value!r}" for key, value in kwargs.items())
-    shaped = "shape" if call == "tuple" else "*shape"
-    reproduce = _reproduce(f"Tensor.{method}({shaped}{arguments})")
-    return lambda: Target(name, LIBRARY, sample, layout="oihw", reproduce=reproduce,
-                          stacked=stacked_draw if stacked else None)
+        def stacked_draw(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
+            return sample((int(count), *shape), seed)
+
+        arguments = "".join(f", {key}={value!r}" for key, value in {**kwargs, **asked}.items())
+        shaped = "shape" if call == "tuple" else "*shape"
+        reproduce = _reproduce(f"Tensor.{method}({shaped}{arguments})")
+        return Target(name if dtype == "float32" else f"{name} [{dtype}]", LIBRARY, sample,
+                      layout="oihw", reproduce=reproduce,
+                      stacked=stacked_draw if stacked else None, dtype=dtype)
+
+    return build
+
+
+def _compiler_failure(error: Exception) -> Exception:
+    """``error``, or for a kernel that the CPU device's compiler refused (the clang of some
+    systems has no ``__bf16`` for tinygrad's target), a one-line account of that."""
+    import subprocess
+
+    if isinstance(error, subprocess.CalledProcessError):
+        command = error.cmd[0] if isinstance(error.cmd, list | tuple) else error.cmd
+        return RuntimeError(f"the CPU device's compiler ({command}) failed on its kernel, "
+                            f"exit status {error.returncode}")
+    return error
+
+
+def _asked(tensor: Any, values: np.ndarray, shape: tuple[int, ...], dtype: str,
+           name: str) -> np.ndarray:
+    """``values``, the NumPy values of ``tensor`` asked for ``dtype``, after checking its
+    shape and dtype. tinygrad's ``numpy()`` widens ``bfloat16`` to float32 itself (a cast,
+    exact), so those come as float32."""
+    from tinygrad import dtypes
+
+    if tensor.dtype != getattr(dtypes, dtype):
+        raise ContractError("dtype", f"{name}, asked for {dtype}, returned {tensor.dtype}")
+    if values.shape != shape:
+        raise ContractError("shape", f"{name} returned shape {values.shape} for {shape}")
+    return values
 
 
 def _layer_target(tinygrad: Any, name: str, make: Callable[[tuple[int, ...]], Any],
@@ -249,14 +295,15 @@ def _function_entries(tinygrad: Any) -> list[Entry]:
         arguments = ", ".join(f"{key}={value!r}" for key, value in kwargs.items())
         name = f"{LIBRARY}:{label or 'Tensor.' + method}" + (f"({arguments})" if kwargs else "")
         shaped = stacked or isinstance(claim, Exact)
+        build = _function_target(tinygrad, name, method, kwargs, stacked, call)
         return Entry(
-            name=name, library=LIBRARY,
-            build=_function_target(tinygrad, name, method, kwargs, stacked, call),
+            name=name, library=LIBRARY, build=build,
             claim=claim,
             documented=f"{documented} ({CREATION_DOCS}{method}; {RAND_SOURCE})",
             kind="function", convention=convention,
             shapes=shapes or (_any_shapes if shaped else lambda: oihw_shapes()),
-            max_calls=20_000 if shaped else MAX_CALLS)
+            max_calls=20_000 if shaped else MAX_CALLS,
+            dtypes=claim_dtypes(claim, FLOAT_DTYPES), build_dtype=build)
 
     kaiming_gain = math.sqrt(2 / (1 + KAIMING_DEFAULT_SLOPE**2))
     kaiming_convention = (
