@@ -33,8 +33,18 @@ import numpy as np
 from hypothesis import strategies as st
 
 from verify import strategies as vst
-from verify.adapters import ContractError, LibraryMissing, Target, require, seed32
+from verify.adapters import (
+    ContractError,
+    LibraryMissing,
+    Target,
+    refused,
+    require,
+    seed32,
+    widen_snippet,
+    widened,
+)
 from verify.catalog import Entry
+from verify.precision import claim_dtypes
 from verify.schemes import InitSpec
 
 LINEN_DOCS = ("https://flax-linen.readthedocs.io/en/latest/api_reference/flax.linen/"
@@ -62,16 +72,23 @@ def _layer_arguments(kind: str, shape: tuple[int, ...], groups: int,
     return shape[-2] * groups, shape[-1], kernel
 
 
-def layer(api: str, kind: str, *, groups: int = 1, transpose_kernel: bool = False) -> Target:
-    """The default kernel of ``flax.<api>.<kind>`` (``api`` is ``linen`` or ``nnx``)."""
+def layer(api: str, kind: str, *, groups: int = 1, transpose_kernel: bool = False,
+          dtype: str = "float32") -> Target:
+    """The default kernel of ``flax.<api>.<kind>`` (``api`` is ``linen`` or ``nnx``), built
+    with ``param_dtype=dtype`` (the layers' own default is float32)."""
     jax = require("jax")
     jnp = require("jax.numpy", "flax")
+    from verify.adapters.jax import jax_dtype
+
     module = getattr(require(f"flax.{api}", "flax"), kind)
     options: dict = {}
     if groups > 1:
         options["feature_group_count"] = groups
     if transpose_kernel:
         options["transpose_kernel"] = True
+    structure = dict(options)  # what names the layer; param_dtype names the dtype
+    if dtype != "float32":
+        options["param_dtype"] = jax_dtype(dtype)
 
     @lru_cache(maxsize=MAX_COMPILED)
     def compiled(shape: tuple[int, ...]):
@@ -101,16 +118,23 @@ def layer(api: str, kind: str, *, groups: int = 1, transpose_kernel: bool = Fals
 
     def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
         shape = tuple(int(d) for d in shape)
-        values = np.asarray(compiled(shape)(np.uint32(seed32(seed))))
-        if values.shape != shape or values.dtype != np.float32:
-            raise ContractError("shape", f"flax.{api}.{kind} built for a kernel of shape "
-                                f"{shape} has a {values.dtype} kernel of shape {values.shape}")
-        return values
+        try:
+            values = np.asarray(compiled(shape)(np.uint32(seed32(seed))))
+        except Exception as error:
+            raise refused(dtype, f"flax.{api}.{kind}", error) from None
+        if values.shape != shape or values.dtype.name != dtype:
+            raise ContractError("shape", f"flax.{api}.{kind} built for a {dtype} kernel of "
+                                f"shape {shape} has a {values.dtype} kernel of shape "
+                                f"{values.shape}")
+        return widened(values)
 
-    arguments = "".join(f", {k}={v!r}" for k, v in options.items())
+    arguments = "".join(f", {k}={v!r}" for k, v in structure.items())
     name = f"flax:{api}.{kind}" + (f"({arguments[2:]})" if arguments else "")
-    return Target(name, "flax", sample, "hwio", _reproduce(api, kind, groups, transpose_kernel,
-                                                          arguments))
+    if dtype != "float32":
+        arguments += f", param_dtype=jnp.{dtype}"
+    return Target(name if dtype == "float32" else f"{name} [{dtype}]", "flax", sample, "hwio",
+                  _reproduce(api, kind, groups, transpose_kernel, arguments)
+                  + widen_snippet(dtype), dtype=dtype)
 
 
 def _reproduce(api: str, kind: str, groups: int, transpose_kernel: bool,
@@ -165,6 +189,11 @@ def entries() -> list[Entry]:
     def entry(api: str, kind: str, claim: InitSpec, shapes, *, groups: int = 1,
               transpose_kernel: bool = False, note: str = "") -> Entry:
         name = layer(api, kind, groups=groups, transpose_kernel=transpose_kernel).name
+
+        def build(dtype: str = "float32") -> Target:
+            return layer(api, kind, groups=groups, transpose_kernel=transpose_kernel,
+                         dtype=dtype)
+
         docs = (LINEN_DOCS if api == "linen" else NNX_DOCS).format(kind)
         documented = (f"flax.{api}.{kind}: kernel_init defaults to default_kernel_init = "
                       "initializers.lecun_normal() (the signature shows "
@@ -173,9 +202,8 @@ def entries() -> list[Entry]:
                       "scale = 1.0, mode=\"fan_in\", and distribution=\"truncated_normal\"', "
                       f"the standard deviation after truncation sqrt(1 / fan_in) ({LECUN_DOCS})"
                       + (f"; {note}" if note else ""))
-        return Entry(name, "flax",
-                     lambda: layer(api, kind, groups=groups, transpose_kernel=transpose_kernel),
-                     claim, documented, kind="layer", shapes=shapes)
+        return Entry(name, "flax", build, claim, documented, kind="layer", shapes=shapes,
+                     dtypes=claim_dtypes(claim), build_dtype=build)
 
     lecun = InitSpec("lecun", "truncated_normal", "hwio")
     grouped = InitSpec("lecun", "truncated_normal", "hwio", groups=2)
