@@ -38,9 +38,18 @@ import numpy as np
 from hypothesis import strategies as st
 
 from verify import strategies as vst
-from verify.adapters import ContractError, Target, require, seed32
+from verify.adapters import (
+    ContractError,
+    Target,
+    refused,
+    require,
+    seed32,
+    widen_snippet,
+    widened,
+)
 from verify.catalog import Entry
 from verify.laws import normal
+from verify.precision import claim_dtypes
 from verify.schemes import InitSpec
 
 LIBRARY = "equinox"
@@ -72,16 +81,18 @@ SKIPPED: dict[str, str] = {
 """Public layers with weights that have no catalog entry here, and why."""
 
 
-def _weight(cls: str, shape: tuple[int, ...], groups: int, key) -> object:
-    """The weight of ``equinox.nn.<cls>`` built for a weight of ``shape``."""
+def _weight(cls: str, shape: tuple[int, ...], groups: int, key, **options) -> object:
+    """The weight of ``equinox.nn.<cls>`` built for a weight of ``shape`` (``options``: its
+    ``dtype``)."""
     nn = require("equinox.nn", LIBRARY)
     layer = getattr(nn, cls)
     if cls == "Linear":
-        return layer(shape[1], shape[0], key=key).weight
+        return layer(shape[1], shape[0], key=key, **options).weight
     if cls == "Embedding":
-        return layer(shape[0], shape[1], key=key).weight
+        return layer(shape[0], shape[1], key=key, **options).weight
     kernel = tuple(shape[2:])
-    options = {"groups": groups} if groups > 1 else {}
+    if groups > 1:
+        options["groups"] = groups
     return layer(shape[1] * groups, shape[0], kernel, key=key, **options).weight
 
 
@@ -95,30 +106,41 @@ def _arguments_text(cls: str, groups: int) -> str:
                                                          else "")
 
 
-def layer(cls: str, *, groups: int = 1) -> Target:
-    """The default weight of ``equinox.nn.<cls>`` as a target (layout ``oihw``)."""
+def layer(cls: str, *, groups: int = 1, dtype: str = "float32") -> Target:
+    """The default weight of ``equinox.nn.<cls>`` built with ``dtype`` (the layers' own
+    default: JAX's default float, float32), as a target (layout ``oihw``)."""
     jax = require("jax")
     require("equinox", LIBRARY)
+    from verify.adapters.jax import jax_dtype
+
+    asked = {} if dtype == "float32" else {"dtype": jax_dtype(dtype)}
 
     @lru_cache(maxsize=MAX_COMPILED)
     def compiled(shape: tuple[int, ...]):
-        return jax.jit(lambda seed: _weight(cls, shape, groups, jax.random.key(seed)))
+        return jax.jit(lambda seed: _weight(cls, shape, groups, jax.random.key(seed),
+                                            **asked))
 
     name = f"{LIBRARY}:nn.{cls}" + (f"(groups={groups})" if groups > 1 else "")
 
     def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
         shape = tuple(int(d) for d in shape)
-        values = np.asarray(compiled(shape)(np.uint32(seed32(seed))))
-        if values.shape != shape or values.dtype != np.float32:
-            raise ContractError("shape", f"{name} built for a weight of shape {shape} has a "
-                                f"{values.dtype} weight of shape {values.shape}")
-        return values
+        try:
+            values = np.asarray(compiled(shape)(np.uint32(seed32(seed))))
+        except Exception as error:
+            raise refused(dtype, f"equinox.nn.{cls}", error) from None
+        if values.shape != shape or values.dtype.name != dtype:
+            raise ContractError("shape", f"{name} built for a {dtype} weight of shape {shape} "
+                                f"has a {values.dtype} weight of shape {values.shape}")
+        return widened(values)
 
     # jitted as ``sample`` draws it: XLA may compile an eager construction differently
+    dtyped = f", dtype=jax.numpy.{dtype}" if asked else ""
     reproduce = ("import jax, equinox as eqx, numpy as np; shape = {shape}; "
-                 f"draw = jax.jit(lambda key: eqx.nn.{cls}({_arguments_text(cls, groups)}, "
-                 "key=key).weight); w = np.asarray(draw(jax.random.key(seed32({seed}))))")
-    return Target(name, LIBRARY, sample, "oihw", reproduce)
+                 f"draw = jax.jit(lambda key: eqx.nn.{cls}({_arguments_text(cls, groups)}"
+                 f"{dtyped}, key=key).weight); w = np.asarray(draw(jax.random.key(seed32("
+                 "{seed}))))" + widen_snippet(dtype))
+    return Target(name if dtype == "float32" else f"{name} [{dtype}]", LIBRARY, sample,
+                  "oihw", reproduce, dtype=dtype)
 
 
 # --- shapes ---------------------------------------------------------------------------
@@ -149,9 +171,14 @@ def entries() -> list[Entry]:
     def entry(cls: str, claim, shapes, documented: str, *, groups: int = 1,
               page: str) -> Entry:
         name = layer(cls, groups=groups).name
-        return Entry(name, LIBRARY, lambda: layer(cls, groups=groups), claim,
+
+        def build(dtype: str = "float32") -> Target:
+            return layer(cls, groups=groups, dtype=dtype)
+
+        return Entry(name, LIBRARY, build, claim,
                      f"{documented}. The docs state no law ({DOCS.format(page)}; {ISSUE}: "
-                     "'look at the source code')", kind="layer", shapes=shapes)
+                     "'look at the source code')", kind="layer", shapes=shapes,
+                     dtypes=claim_dtypes(claim), build_dtype=build)
 
     def uniform(groups: int = 1) -> InitSpec:
         return InitSpec("lecun", "uniform", "oihw", gain=UNIFORM_GAIN, groups=groups)
