@@ -17,10 +17,11 @@ eqx = pytest.importorskip("equinox", reason="equinox is not installed (pip insta
 jax = pytest.importorskip("jax")
 
 from verify import catalog  # noqa: E402
-from verify.adapters import LibraryMissing  # noqa: E402
+from verify.adapters import ContractError, LibraryMissing  # noqa: E402
 from verify.adapters import equinox as adapter  # noqa: E402
 from verify.conformance import check_shape  # noqa: E402
 from verify.laws import is_statistical  # noqa: E402
+from verify.precision.rounding import representable  # noqa: E402
 from verify.schemes import InitSpec  # noqa: E402
 from verify.stats import Verdict  # noqa: E402
 from verify.upstream.snippets import run_snippet  # noqa: E402
@@ -123,3 +124,23 @@ def test_a_users_initializer_through_api_equinox():
                        seed=0).verdict is not Verdict.FAIL
     assert check_shape(target, InitSpec("lecun", "uniform", "hwio"), (48, 16, 3, 3),
                        seed=0).verdict is Verdict.FAIL
+
+
+# --- dtypes -------------------------------------------------------------------------------
+
+
+def test_a_layer_is_built_with_the_dtype_asked_for(monkeypatch):
+    """``eqx.nn.Linear(..., dtype=...)``: the weight comes in that dtype (float16 as it is,
+    bfloat16 widened exactly, complex64); a layer that ignored it would break the
+    contract."""
+    entry = BY_NAME["equinox:nn.Linear"]
+    assert entry.target("float16").sample((64, 32), 5).dtype == np.float16
+    widened = entry.target("bfloat16").sample((64, 32), 5)
+    assert widened.dtype == np.float32 and representable(widened, "bfloat16")
+    assert entry.target("complex64").sample((64, 32), 5).dtype == np.complex64
+
+    real = eqx.nn.Linear
+    monkeypatch.setattr(eqx.nn, "Linear", lambda *arguments, dtype=None, **keywords:
+                        real(*arguments, **keywords))
+    with pytest.raises(ContractError, match=r"float16 weight .* has a float32 weight"):
+        adapter.layer("Linear", dtype="float16").sample((64, 32), 5)

@@ -22,6 +22,8 @@ from verify.adapters import LibraryMissing  # noqa: E402
 from verify.adapters import haiku as adapter  # noqa: E402
 from verify.conformance import check_shape  # noqa: E402
 from verify.laws import Exact, Orthogonal, is_statistical  # noqa: E402
+from verify.matrix import conformance_row  # noqa: E402
+from verify.precision.rounding import representable  # noqa: E402
 from verify.schemes import InitSpec  # noqa: E402
 from verify.stats import Verdict  # noqa: E402
 from verify.upstream.snippets import run_snippet  # noqa: E402
@@ -168,3 +170,41 @@ def test_a_users_initializer_through_api_haiku():
     assert result.verdict is not Verdict.FAIL, result.summary()
     wrong = check_shape(target, InitSpec("he", "uniform", "oihw"), MODERATE[4], seed=0)
     assert wrong.verdict is Verdict.FAIL
+
+
+# --- dtypes -------------------------------------------------------------------------------
+
+
+def test_the_dtype_is_asked_of_the_initializer_not_cast_after(monkeypatch):
+    """``init(shape, dtype)``: Haiku is asked for bfloat16 and returns it, which the adapter
+    widens, exactly, to float32; float16 and complex64 come as they are."""
+    asked, returned = [], []
+
+    class Spy(hk.initializers.RandomNormal):
+        def __call__(self, shape, dtype):
+            value = super().__call__(shape, dtype)
+            asked.append(jax.numpy.dtype(dtype).name)
+            returned.append(value.dtype.name)
+            return value
+
+    monkeypatch.setattr(hk.initializers, "RandomNormal", Spy)
+    entry = BY_NAME["haiku:RandomNormal"]
+    shape = (64, 37)  # a shape no other test compiles: the jitted draw is cached per shape
+    widened = entry.target("bfloat16").sample(shape, 5)
+    assert asked == returned == ["bfloat16"]
+    assert widened.dtype == np.float32 and representable(widened, "bfloat16")
+    assert entry.target("float16").sample(shape, 5).dtype == np.float16
+    assert entry.target("complex64").sample(shape, 5).dtype == np.complex64
+
+
+def test_a_dtype_the_initializer_refuses_is_not_supported_with_its_reason():
+    """A uniform VarianceScaling refuses complex64 (JAX's uniform draws real floats); a
+    64-bit dtype needs jax_enable_x64."""
+    name = "haiku:VarianceScaling(0.5, 'fan_avg', 'uniform')"
+    row = conformance_row(BY_NAME[name], seed=1, examples=1, timeout=60, dtype="complex64")
+    assert row["verdict"] == "not supported", row
+    assert "hk.initializers.VarianceScaling refuses complex64" in row["reason"]
+    if not jax.config.read("jax_enable_x64"):
+        row = conformance_row(BY_NAME["haiku:RandomNormal"], seed=1, examples=1, timeout=60,
+                              dtype="float64")
+        assert row["verdict"] == "not supported" and "jax_enable_x64" in row["reason"]

@@ -19,13 +19,15 @@ from hypothesis import strategies as st
 
 pytest.importorskip("jax")
 
-from verify.adapters import LibraryMissing, Target
+from verify.adapters import ContractError, LibraryMissing, Target
 from verify.adapters import flax as flax_adapter
 from verify.adapters import jax as jax_adapter
 from verify.catalog import Entry
 from verify.conformance import check_shape
 from verify.fans import compute_fans
 from verify.laws import Exact, Orthogonal, is_statistical
+from verify.matrix import conformance_row
+from verify.precision.rounding import representable
 from verify.schemes import InitSpec
 from verify.stats import Verdict
 from verify.upstream.snippets import run_snippet
@@ -229,3 +231,38 @@ def test_layer_shapes_fit_their_layer(data):
 def test_delta_orthogonal_shapes_are_square(shape):
     assert 3 <= len(shape) <= 5 and shape[-1] == shape[-2]
     compute_fans(shape, "hwio")
+
+
+@needs_flax
+@pytest.mark.parametrize("name", ["flax:linen.Dense", "flax:nnx.Linear"])
+def test_a_flax_layer_is_built_with_the_param_dtype_asked_for(name):
+    """The kernel comes in the ``param_dtype`` the layer is built with: float16 as it is,
+    bfloat16 widened exactly, complex64 (JAX's variance scaling draws complex values)."""
+    entry = ENTRIES[name]
+    assert entry.target("float16").sample((64, 32), 5).dtype == np.float16
+    widened = entry.target("bfloat16").sample((64, 32), 5)
+    assert widened.dtype == np.float32 and representable(widened, "bfloat16")
+    assert entry.target("complex64").sample((64, 32), 5).dtype == np.complex64
+    assert "param_dtype=jnp.float16" in entry.target("float16").reproduce
+
+
+@needs_flax
+def test_a_flax_layer_that_ignores_the_dtype_breaks_the_contract(monkeypatch):
+    from flax import nnx
+
+    real = nnx.Linear
+    monkeypatch.setattr(nnx, "Linear", lambda *arguments, param_dtype=None, **keywords:
+                        real(*arguments, **keywords))
+    with pytest.raises(ContractError, match=r"float16 kernel .* has a float32 kernel"):
+        flax_adapter.layer("nnx", "Linear", dtype="float16").sample((64, 32), 5)
+
+
+@needs_flax
+def test_a_64_bit_flax_kernel_without_x64_is_not_supported():
+    import jax
+
+    if jax.config.read("jax_enable_x64"):
+        pytest.skip("JAX runs with 64 bits here")
+    row = conformance_row(ENTRIES["flax:linen.Dense"], seed=1, examples=1, timeout=60,
+                          dtype="float64")
+    assert row["verdict"] == "not supported" and "jax_enable_x64" in row["reason"]

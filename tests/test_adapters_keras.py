@@ -19,6 +19,8 @@ from verify.adapters.keras import MIN_LAYER_NUMEL, SKIPPED, choose_backend, laye
 from verify.conformance import check_shape
 from verify.fans import compute_fans
 from verify.laws import Exact, Orthogonal, is_statistical
+from verify.matrix import conformance_row
+from verify.precision.rounding import representable
 from verify.upstream.snippets import run_snippet
 
 choose_backend()  # before Keras is imported: jax, else torch, unless KERAS_BACKEND says
@@ -273,3 +275,44 @@ def test_entries_raise_library_missing_without_keras():
                          text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("missing keras is not installed"), run.stdout
+
+
+# --- dtypes -------------------------------------------------------------------------------
+
+
+def test_the_dtype_is_asked_of_the_initializer_not_cast_after(monkeypatch):
+    """``initializer(shape, dtype=...)``: what Keras returns is bfloat16 before the adapter
+    widens it, exactly, to float32; float16 comes as it is; a layer is built with
+    ``dtype=``, and its kernel has it."""
+    returned = []
+
+    class Spy(keras.initializers.RandomNormal):
+        def __call__(self, shape, dtype=None):
+            value = super().__call__(shape, dtype=dtype)
+            returned.append(keras.backend.standardize_dtype(value.dtype))
+            return value
+
+    monkeypatch.setattr(keras.initializers, "RandomNormal", Spy)
+    entry = BY_NAME["keras:RandomNormal"]
+    widened = entry.target("bfloat16").sample((64, 32), 5)
+    assert returned == ["bfloat16"]
+    assert widened.dtype == np.float32 and representable(widened, "bfloat16")
+    assert entry.target("float16").sample((64, 32), 5).dtype == np.float16
+    assert "dtype='float16'" in entry.target("float16").reproduce
+    kernel = BY_NAME["keras:Dense"].target("float16").sample((64, 32), 5)
+    assert kernel.dtype == np.float16
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="the refusals of Keras's JAX backend")
+def test_a_dtype_the_backend_refuses_is_not_supported_with_its_reason():
+    """On JAX, Keras's uniform initializers refuse complex64 (JAX's uniform draws real
+    floats only) and 64-bit dtypes need jax_enable_x64."""
+    row = conformance_row(BY_NAME["keras:GlorotUniform"], seed=1, examples=1, timeout=60,
+                          dtype="complex64")
+    assert row["verdict"] == "not supported", row
+    assert "keras.initializers.GlorotUniform() refuses complex64" in row["reason"]
+    assert "must be a float dtype" in row["reason"]
+    row = conformance_row(BY_NAME["keras:Dense"], seed=1, examples=1, timeout=60,
+                          dtype="float64")
+    assert row["verdict"] == "not supported" and "jax_enable_x64" in row["reason"]
+    assert BY_NAME["keras:Orthogonal"].dtypes == ("float32", "float64")

@@ -19,6 +19,8 @@ from verify.adapters import LibraryMissing  # noqa: E402
 from verify.adapters import mlx as mlx_adapter  # noqa: E402
 from verify.conformance import check_shape  # noqa: E402
 from verify.laws import Exact, Orthogonal, is_statistical  # noqa: E402
+from verify.matrix import conformance_row  # noqa: E402
+from verify.precision.rounding import representable  # noqa: E402
 from verify.schemes import InitSpec  # noqa: E402
 from verify.stats import Verdict  # noqa: E402
 from verify.upstream.snippets import run_snippet  # noqa: E402
@@ -111,3 +113,44 @@ def test_layer_scale_is_one_over_sqrt_fan_in_as_linear_documents():
     weight = BY_NAME["mlx:nn.Linear"].build()((48, 144), 3)
     assert np.abs(weight).max() <= 1 / math.sqrt(144)
     assert np.abs(weight).max() > 0.99 / math.sqrt(144)
+
+
+# --- dtypes -------------------------------------------------------------------------------
+
+
+def test_the_dtype_is_asked_of_the_initializer_not_cast_after(monkeypatch):
+    """``nn.init.normal(dtype=...)`` is built with the dtype asked for: what it returns is
+    bfloat16 before the adapter widens it, exactly, to float32; float16 comes as it is."""
+    returned = []
+    real = nn.init.normal
+
+    def spy(*arguments, **keywords):
+        initializer = real(*arguments, **keywords)
+
+        def called(array, **call):
+            value = initializer(array, **call)
+            returned.append(value.dtype)
+            return value
+
+        return called
+
+    monkeypatch.setattr(nn.init, "normal", spy)
+    entry = BY_NAME["mlx:normal"]
+    widened = entry.target("bfloat16").sample((64, 32), 5)
+    assert returned == [mx.bfloat16]
+    assert widened.dtype == np.float32 and representable(widened, "bfloat16")
+    assert not representable(entry.target("float32").sample((64, 32), 5), "bfloat16")
+    assert entry.target("float16").sample((64, 32), 5).dtype == np.float16
+    assert entry.target("complex64").sample((64, 32), 5).dtype == np.complex64
+
+
+def test_a_dtype_the_initializer_refuses_is_not_supported_with_its_reason():
+    """mlx.random.uniform refuses float64, which MLX has on the CPU (a finding); MLX has no
+    complex128, so no entry asks for it."""
+    row = conformance_row(BY_NAME["mlx:uniform"], seed=1, examples=1, timeout=60,
+                          dtype="float64")
+    assert row["verdict"] == "not supported", row
+    assert "nn.init.uniform refuses float64" in row["reason"]
+    assert "Unsupported type" in row["reason"]
+    assert all("complex128" not in entry.dtypes for entry in ENTRIES)
+    assert BY_NAME["mlx:nn.Linear"].dtypes == ("float32",)  # layers take no dtype

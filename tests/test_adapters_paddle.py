@@ -27,6 +27,8 @@ from verify.adapters import ContractError, LibraryMissing  # noqa: E402
 from verify.adapters import paddle as adapter  # noqa: E402
 from verify.conformance import check_shape  # noqa: E402
 from verify.laws import Exact, Orthogonal, is_statistical  # noqa: E402
+from verify.matrix import conformance_row  # noqa: E402
+from verify.precision.rounding import representable  # noqa: E402
 from verify.schemes import InitSpec  # noqa: E402
 from verify.stats import Verdict  # noqa: E402
 from verify.targets import APIS, user_target  # noqa: E402
@@ -257,3 +259,45 @@ def test_paddle_seed_is_cheap_enough_for_every_draw():
     for seed in range(2000):
         paddle.seed(seed)
     assert (time.perf_counter() - start) / 2000 < 1e-3
+
+
+# --- dtypes -------------------------------------------------------------------------------
+
+
+def test_the_dtype_is_asked_through_the_parameter_not_cast_after(monkeypatch):
+    """The initializer fills a parameter created in the dtype asked for: in bfloat16 it
+    leaves a bfloat16 parameter, whose raw bits the adapter widens, exactly, to float32;
+    float16 and complex64 come as they are."""
+    filled = []
+
+    class Spy(paddle.nn.initializer.Normal):
+        def __call__(self, parameter, block=None):
+            result = super().__call__(parameter, block)
+            filled.append(str(parameter.dtype))
+            return result
+
+    monkeypatch.setattr(paddle.nn.initializer, "Normal", Spy)
+    entry = BY_NAME["paddle:Normal"]
+    widened = entry.target("bfloat16").sample((64, 32), 5)
+    assert filled == ["paddle.bfloat16"]
+    assert widened.dtype == np.float32 and representable(widened, "bfloat16")
+    assert np.abs(widened).max() < 10  # the bits read as bfloat16, not as integers
+    assert entry.target("float16").sample((64, 32), 5).dtype == np.float16
+    assert entry.target("complex64").sample((64, 32), 5).dtype == np.complex64
+
+
+def test_a_dtype_the_initializer_refuses_is_not_supported_with_its_reason():
+    """Paddle has no CPU kernel of its truncated normal in float16 (bfloat16 works)."""
+    row = conformance_row(BY_NAME["paddle:TruncatedNormal"], seed=1, examples=1, timeout=60,
+                          dtype="float16")
+    assert row["verdict"] == "not supported", row
+    assert "paddle.nn.initializer.TruncatedNormal() refuses float16" in row["reason"]
+    assert BY_NAME["paddle:Linear"].dtypes == ("float32",)  # layers take no dtype
+
+
+def test_bilinear_leaves_a_float64_parameter_float32():
+    """Asked to fill a float64 parameter, Bilinear replaces it with a float32 one: a
+    broken dtype contract, not a refusal."""
+    target = BY_NAME["paddle:Bilinear"].target("float64")
+    with pytest.raises(ContractError, match="asked for a float64 parameter, left it float32"):
+        target.sample((2, 2, 4, 4), 1)

@@ -22,6 +22,8 @@ from verify.adapters import tf_keras as adapter
 from verify.conformance import check_shape
 from verify.fans import compute_fans
 from verify.laws import Exact, Orthogonal, is_statistical
+from verify.matrix import conformance_row
+from verify.precision.rounding import representable
 from verify.schemes import InitSpec
 from verify.upstream.snippets import run_snippet
 
@@ -305,3 +307,42 @@ def test_entries_raise_library_missing_without_tf_keras():
                          text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith("missing tf_keras is not installed"), run.stdout
+
+
+# --- dtypes -------------------------------------------------------------------------------
+
+
+def test_the_dtype_is_asked_of_the_initializer_not_cast_after(monkeypatch):
+    """``initializer(shape, dtype=...)``: what tf_keras returns is bfloat16 before the
+    adapter widens it, exactly, to float32; float16 and float64 come as they are; a layer
+    is built with ``dtype=``, and its kernel has it."""
+    tf_keras = adapter._tf_keras()
+    returned = []
+
+    class Spy(tf_keras.initializers.RandomNormal):
+        def __call__(self, shape, dtype=None, **keywords):
+            value = super().__call__(shape, dtype=dtype, **keywords)
+            returned.append(value.dtype.name)
+            return value
+
+    monkeypatch.setattr(tf_keras.initializers, "RandomNormal", Spy)
+    entry = BY_NAME["tf_keras:RandomNormal"]
+    widened = entry.target("bfloat16").sample((64, 32), 5)
+    assert returned == ["bfloat16"]
+    assert widened.dtype == np.float32 and representable(widened, "bfloat16")
+    assert entry.target("float16").sample((64, 32), 5).dtype == np.float16
+    assert entry.target("float64").sample((64, 32), 5).dtype == np.float64
+    kernel = BY_NAME["tf_keras:Dense"].target("float64").sample((64, 32), 5)
+    assert kernel.dtype == np.float64
+
+
+def test_a_dtype_the_initializer_refuses_is_not_supported_with_its_reason():
+    """tf_keras's random initializers refuse complex dtypes, which TensorFlow has:
+    "Expected floating point type"."""
+    row = conformance_row(BY_NAME["tf_keras:GlorotNormal"], seed=1, examples=1, timeout=60,
+                          dtype="complex64")
+    assert row["verdict"] == "not supported", row
+    assert "tf_keras.initializers.GlorotNormal() refuses complex64" in row["reason"]
+    assert "Expected floating point type" in row["reason"]
+    assert BY_NAME["tf_keras:Orthogonal"].dtypes == ("float32", "float64")
+    assert "complex64" not in BY_NAME["tf_keras:Constant(value=0.5)"].dtypes

@@ -21,6 +21,8 @@ from verify.adapters import ContractError, LibraryMissing
 from verify.adapters import tinygrad as adapter
 from verify.conformance import check_shape
 from verify.laws import Exact
+from verify.matrix import conformance_row
+from verify.precision.rounding import representable
 from verify.schemes import InitSpec
 from verify.stats import Verdict
 from verify.targets import user_target
@@ -270,3 +272,50 @@ def test_check_of_a_tinygrad_initializer_bounds_its_calls(capsys, monkeypatch):
     assert status == 0, capsys.readouterr()
     assert 0 < CALLS.count((2, 3)) <= 2 + 2 * 20  # fresh-draw checks, battery, a resample
     assert targets.max_calls("torch") > 20_000 - 1
+
+
+# --- dtypes -------------------------------------------------------------------------------
+
+
+@needs_cpu
+def test_the_dtype_is_asked_of_the_helper_not_cast_after(monkeypatch):
+    """``Tensor.randn(*shape, dtype=...)`` returns a tensor of the dtype asked for: bfloat16,
+    which tinygrad's ``numpy()`` widens (a cast, exact) to float32; float16 and float64
+    come as they are. A helper that ignores the dtype breaks the contract."""
+    from tinygrad import Tensor
+
+    returned = []
+    real = Tensor.randn
+
+    def spy(cls, *shape, **keywords):
+        tensor = real(*shape, **keywords)
+        returned.append(tensor.dtype)
+        return tensor
+
+    monkeypatch.setattr(Tensor, "randn", classmethod(spy))
+    entry = BY_NAME["tinygrad:Tensor.randn"]
+    widened = entry.target("bfloat16").sample((64, 32), 5)
+    assert [dtype.name for dtype in returned] == ["__bf16"]
+    assert widened.dtype == np.float32 and representable(widened, "bfloat16")
+    assert entry.target("float16").sample((64, 32), 5).dtype == np.float16
+    assert entry.target("float64").sample((64, 32), 5).dtype == np.float64
+
+    monkeypatch.setattr(Tensor, "randn", classmethod(
+        lambda cls, *shape, dtype=None, **keywords: real(*shape, **keywords)))
+    with pytest.raises(ContractError, match=r"asked for float16, returned dtypes\.float"):
+        entry.target("float16").sample((64, 32), 5)
+
+
+@needs_cpu
+def test_a_dtype_the_helper_refuses_is_not_supported_with_its_reason():
+    """Tensor.rand's bfloat16 kernel does not compile with the clang of this machine
+    (Debian's clang 14 has no __bf16 for tinygrad's target); tinygrad has no complex
+    dtype, so no entry asks for one."""
+    row = conformance_row(BY_NAME["tinygrad:Tensor.rand"], seed=1, examples=1, timeout=120,
+                          dtype="bfloat16")
+    assert row["verdict"] in ("not supported", "pass"), row
+    if row["verdict"] == "not supported":
+        assert "Tensor.rand refuses bfloat16" in row["reason"]
+        assert "compiler (clang) failed on its kernel" in row["reason"]
+    assert all(dtype in ("float32", "float64", "float16", "bfloat16")
+               for entry in ENTRIES for dtype in entry.dtypes)
