@@ -301,3 +301,11 @@ def test_bilinear_leaves_a_float64_parameter_float32():
     target = BY_NAME["paddle:Bilinear"].target("float64")
     with pytest.raises(ContractError, match="asked for a float64 parameter, left it float32"):
         target.sample((2, 2, 4, 4), 1)
+
+
+def test_a_user_initializer_is_applied_to_a_parameter_of_the_dtype_asked_for():
+    target = user_target("paddle.nn.initializer:KaimingUniform", "paddle", {}, "float16")
+    assert target.sample((64, 32), 1).dtype == np.float16
+    widened = user_target("paddle.nn.initializer:KaimingUniform", "paddle", {},
+                          "bfloat16").sample((64, 32), 1)
+    assert widened.dtype == np.float32 and representable(widened, "bfloat16")

@@ -346,3 +346,14 @@ def test_a_dtype_the_initializer_refuses_is_not_supported_with_its_reason():
     assert "Expected floating point type" in row["reason"]
     assert BY_NAME["tf_keras:Orthogonal"].dtypes == ("float32", "float64")
     assert "complex64" not in BY_NAME["tf_keras:Constant(value=0.5)"].dtypes
+
+
+def test_a_user_initializer_is_asked_for_the_dtype():
+    from verify.adapters import DtypeUnsupported
+    from verify.targets import user_target
+
+    target = user_target("tf_keras.initializers:HeUniform", "tf_keras", {}, "float64")
+    assert target.sample((64, 32), 1).dtype == np.float64
+    with pytest.raises(DtypeUnsupported, match="HeUniform refuses complex64"):
+        user_target("tf_keras.initializers:HeUniform", "tf_keras", {}, "complex64").sample(
+            (64, 32), 1)

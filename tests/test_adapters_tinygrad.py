@@ -319,3 +319,13 @@ def test_a_dtype_the_helper_refuses_is_not_supported_with_its_reason():
         assert "compiler (clang) failed on its kernel" in row["reason"]
     assert all(dtype in ("float32", "float64", "float16", "bfloat16")
                for entry in ENTRIES for dtype in entry.dtypes)
+
+
+@needs_cpu
+def test_a_user_helper_is_asked_for_the_dtype():
+    from verify.adapters import DtypeUnsupported
+
+    target = user_target("tinygrad:Tensor.kaiming_uniform", "tinygrad", {}, "float16")
+    assert target.sample((64, 32), 1).dtype == np.float16
+    with pytest.raises(DtypeUnsupported, match="tinygrad has no complex64"):
+        user_target("tinygrad:Tensor.kaiming_uniform", "tinygrad", {}, "complex64")

@@ -16,14 +16,15 @@ mlx       ``fn(**kwargs)`` returns ``init(array)``                 ohwi
 paddle    ``fn(**kwargs)`` returns a ``paddle.nn.initializer``     paddle: 2-D
           (a class such as ``KaimingNormal``, or a factory; an    (in, out), else
           initializer object is used as it is), applied to a      (out, in,
-          fresh ``paddle.nn.Parameter(shape, "float32")`` after   *kernel)
+          fresh ``paddle.nn.Parameter(shape, dtype)`` after       *kernel)
           ``paddle.seed``
 tf_keras  a ``tf_keras`` initializer class (built with             hwio
           ``seed=seed32(seed), **kwargs`` per call) or object:
           ``obj(shape, dtype)``
 tinygrad  ``fn(*shape, **kwargs)`` returns a ``tinygrad.Tensor``   oihw
           (as ``Tensor.kaiming_uniform`` does), seeded with
-          ``Tensor.manual_seed``, drawn on the CPU device
+          ``Tensor.manual_seed``, drawn on the CPU device;
+          ``dtype=`` added for a dtype other than float32
 equinox   ``fn(weight, key, **kwargs)`` returns the new weight     oihw
           (Equinox's documented pattern, then ``eqx.tree_at``)
 haiku     an initializer class or object: ``obj(shape, dtype)``,   hwio
@@ -54,6 +55,7 @@ from verify.adapters import (
     ContractError,
     DtypeUnsupported,
     Target,
+    as_asked,
     refused,
     require,
     seed32,
@@ -213,8 +215,6 @@ def _mlx_numpy(mx, value) -> np.ndarray:
 def _paddle(function, kwargs: dict, dtype: str):
     from verify.adapters.paddle import apply_initializer, import_paddle
 
-    if dtype != "float32":
-        raise DtypeUnsupported(f"the paddle api is checked in float32 only, not {dtype}")
     paddle = import_paddle()
     base = paddle.nn.initializer.Initializer
     if isinstance(function, base):
@@ -230,7 +230,12 @@ def _paddle(function, kwargs: dict, dtype: str):
 
     def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
         paddle.seed(seed32(seed))
-        return apply_initializer(initializer, shape)
+        try:
+            return apply_initializer(initializer, shape, dtype)
+        except ContractError:
+            raise
+        except Exception as error:
+            raise refused(dtype, getattr(function, "__name__", "fn"), error) from None
 
     return sample
 
@@ -238,33 +243,43 @@ def _paddle(function, kwargs: dict, dtype: str):
 def _tf_keras(function, kwargs: dict, dtype: str):
     from verify.adapters.tf_keras import _tf_keras as load
 
-    if dtype != "float32":
-        raise DtypeUnsupported(f"the tf_keras api is checked in float32 only, not {dtype}")
     load()
+    name = getattr(function, "__name__", "fn")
 
     def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
         initializer = function(seed=seed32(seed), **kwargs) if inspect.isclass(function) \
             else function
-        return np.asarray(initializer(tuple(shape), dtype="float32"))
+        try:
+            value = np.asarray(initializer(tuple(shape), dtype=dtype))
+        except Exception as error:
+            raise refused(dtype, name, error) from None
+        return as_asked(value, dtype, name)
 
     return sample
 
 
 def _tinygrad(function, kwargs: dict, dtype: str):
-    from verify.adapters.tinygrad import on_cpu, require_tinygrad
+    from verify.adapters.tinygrad import _asked, on_cpu, require_tinygrad
 
-    if dtype != "float32":
-        raise DtypeUnsupported(f"the tinygrad api is checked in float32 only, not {dtype}")
+    if dtype in ("complex64", "complex128"):
+        raise DtypeUnsupported(f"tinygrad has no {dtype}")
     Tensor = require_tinygrad().Tensor
+    asked = {} if dtype == "float32" else {"dtype": dtype}
+    name = getattr(function, "__name__", "fn")
 
     def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
+        shape = tuple(int(d) for d in shape)
         with on_cpu():
             Tensor.manual_seed(seed32(seed))
-            result = function(*(int(d) for d in shape), **kwargs)
-            if not isinstance(result, Tensor):
-                raise ContractError("api", "a tinygrad initializer must return a "
-                                    f"tinygrad Tensor, got {type(result).__name__}")
-            return result.numpy()
+            try:
+                result = function(*shape, **kwargs, **asked)
+                values = result.numpy() if isinstance(result, Tensor) else None
+            except Exception as error:
+                raise refused(dtype, name, error) from None
+        if values is None:
+            raise ContractError("api", "a tinygrad initializer must return a "
+                                f"tinygrad Tensor, got {type(result).__name__}")
+        return _asked(result, values, shape, dtype, name)
 
     return sample
 
