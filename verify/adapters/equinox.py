@@ -24,6 +24,9 @@ code"). The claims are the source's: ``equinox/nn/_misc.py`` ``default_init`` dr
 https://github.com/patrick-kidger/equinox/issues/179). ``Embedding`` draws
 ``jax.random.normal``: ``N(0, 1)``.
 
+Dtypes: a layer is built with ``dtype=...`` for every dtype its claim takes (float64 and
+complex128 need ``jax_enable_x64``); ``bfloat16`` weights are widened to float32 exactly.
+
 ``sample(shape, seed)`` builds the layer whose weight has ``shape`` with
 ``key=jax.random.key(seed32(seed))``, jitted once per shape (the seed is the argument);
 ``reproduce`` jits the same construction, so that it makes the very same weight.

@@ -20,6 +20,10 @@ and ``flax/nnx/nn/linear.py`` define as ``initializers.lecun_normal()``, i.e. JA
 receptive field. The API reference shows the default in each signature as
 ``kernel_init=<function variance_scaling.<locals>.init>``.
 
+Dtypes: a layer is built with ``param_dtype=...`` for every dtype its claim takes (its
+default is float32; float64 and complex128 need ``jax_enable_x64``); ``bfloat16`` kernels
+are widened to float32 exactly.
+
 Documentation: https://flax-linen.readthedocs.io/en/latest/api_reference/flax.linen/layers.html
 and https://flax.readthedocs.io/en/latest/api_reference/flax.nnx/nn/linear.html.
 """

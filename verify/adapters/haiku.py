@@ -17,6 +17,10 @@ computes ``RandomNormal``'s ``mean + stddev * sqrt(2) * erfinv(u)`` with one rou
 fused multiply-add), eagerly with two, and 22% of the entries of ``RandomNormal(stddev=0.5,
 mean=1.0)`` differ in the last bit.
 
+Dtypes: an initializer entry is called as ``init(shape, dtype)`` for every dtype its claim
+takes (float64 and complex128 need ``jax_enable_x64``); ``bfloat16`` is widened to float32
+exactly. A layer's parameters take the dtype of its input; the layer entries stay float32.
+
 Haiku's truncated normals: ``TruncatedNormal(stddev, mean, lower=-2, upper=2)`` draws
 ``jax.random.truncated_normal(lower, upper)`` and returns ``stddev * z + mean``: ``stddev``
 is "the standard deviation parameter of the untruncated normal distribution" and the

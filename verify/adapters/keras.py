@@ -24,6 +24,13 @@ the same kernel: the rest of ``set_random_seed`` (NumPy's and the backend's glob
 TensorFlow's when it is installed) is not read, and on the torch backend costs
 ``torch.manual_seed``, 0.2 to 1.2 ms a call.
 
+Dtypes: an initializer is called as ``initializer(shape, dtype=...)`` and a layer is built
+with ``dtype=...`` (its kernel is created in that dtype), for every dtype the claim takes
+(:func:`verify.precision.claim_dtypes`); float32 is Keras's default (no argument). What
+comes back must have the dtype asked for; ``bfloat16`` is widened to float32 exactly. A
+dtype the backend refuses is "not supported"; on the JAX backend float64 and complex128
+need ``jax_enable_x64``, as for JAX itself.
+
 Not covered: ``keras.initializers.STFT`` (a fixed short-time Fourier basis for the
 ``STFTSpectrogram`` layer, defined only for ``(frame_length, 1, fft_bins)`` kernels,
 not an initialization law) and the abstract base ``keras.initializers.Initializer``.

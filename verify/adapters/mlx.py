@@ -6,6 +6,11 @@ MLX stores weights ``ohwi``: ``Linear`` as ``(out, in)``, ``ConvNd`` as
 order, ``(out, *kernel, in)`` (``mlx.core.conv_transpose2d``: "Weight array of shape
 ``(C_out, KH, KW, C_in)``"), so no axis swaps roles for a transposed convolution.
 
+An ``mlx.nn.init`` factory takes the ``dtype`` of the arrays its initializer returns
+(default float32): each initializer entry is asked for every dtype its claim takes that MLX
+has (no complex128; float64 on the CPU), ``bfloat16`` widened to float32 exactly, in MLX.
+The layers take no dtype (``set_dtype`` casts after the draw): float32 only.
+
 Neither the ``mlx.nn.init`` initializers nor the layers take a key: every sample
 seeds MLX's global generator with ``mx.random.seed`` right before the call.
 """

@@ -18,6 +18,13 @@ to a fresh ``paddle.nn.Parameter(shape, "float32")``, as a layer applies it to t
 parameter it creates (``paddle.create_parameter`` would also do, but records every
 parameter name it makes in a set that only grows).
 
+Dtypes: an initializer fills a parameter created in the dtype asked for
+(``paddle.nn.Parameter(shape, dtype)``), for every dtype its claim takes; the parameter
+must still have that dtype after it (``Bilinear`` replaces it with a float32 one), and
+``bfloat16``, which Paddle's ``numpy()`` hands over as raw ``uint16`` bits, is widened to
+float32 exactly. The layers take no dtype (only the global ``paddle.set_default_dtype``):
+float32 only.
+
 Importing this module, and :func:`entries`, do not import Paddle: the entries are built
 from static tables, and Paddle is imported by ``Entry.build()`` only, through
 :func:`import_paddle` (which the layer registry, ``--api paddle`` and the audit's builders use

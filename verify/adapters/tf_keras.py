@@ -36,6 +36,10 @@ The docstrings of ``GlorotNormal``, ``GlorotUniform``, ``HeNormal``, ``HeUniform
 same random values across multiple calls'; it does (``tests/test_adapters_tf_keras.py``
 shows it). The other initializers' docstrings say it will.
 
+Dtypes: as for Keras 3, ``initializer(shape, dtype=...)`` and layers built with
+``dtype=...``, for every dtype the claim takes; the returned dtype is checked, ``bfloat16``
+widened to float32 exactly.
+
 Not covered: the abstract base ``tf_keras.initializers.Initializer``. The lower-case names
 (``he_normal``, ...) are aliases of the classes covered.
 

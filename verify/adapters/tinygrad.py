@@ -14,6 +14,12 @@ the PyTorch page of the same layer. The layer entries claim the law that linked 
 documents; where tinygrad's source draws something else, ``convention`` says what, and
 the check measures it.
 
+Dtypes: a creation helper is asked for float16, bfloat16 or float64 with ``dtype=`` (float32
+is its default); tinygrad has no complex dtype, and its layers take no dtype (float32 only).
+Its ``numpy()`` widens ``bfloat16`` to float32 itself (a cast, exact). The CPU device
+compiles each kernel with clang: a kernel in a dtype the compiler cannot build (clang 14
+has no ``__bf16`` for tinygrad's target) is "not supported".
+
 Seeding: ``Tensor.manual_seed(seed)`` resets the per-device threefry keys and counters, and
 every call seeds it with ``seed32(seed)`` right before it draws (tinygrad stores the seed
 as a uint32: ``manual_seed(2**32 + 5)`` draws what ``manual_seed(5)`` draws). tinygrad is
