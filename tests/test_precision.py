@@ -255,3 +255,35 @@ def test_jax_64_bit_dtypes_are_drawn_in_a_child_with_x64():
         assert complex_values.dtype == np.complex128
     finally:
         close_all()
+
+
+def test_fresh_draws_allow_the_repeats_of_a_low_precision_dtype():
+    """Two 1-entry bfloat16 draws of N(1, 0.5^2) agree by chance (sum of the squared atom
+    masses, 0.3%): the fresh-draws check compares as many calls as make a chance repeat of
+    all of them rarer than alpha, so such a pair is no alarm, while a sampler that ignores
+    its seed still fails."""
+    from verify.conformance import call_checks
+
+    law = scipy_stats.norm(1.0, 0.5)
+
+    class Rounded:
+        dtype = "bfloat16"
+
+        def __call__(self, shape, seed):
+            draws = law.rvs(size=shape, random_state=np.random.default_rng(seed))
+            return to_bfloat16(draws).astype(np.float32)
+
+    sampler = Rounded()
+    coincidence = rounded(law, "bfloat16").coincidence()
+    assert coincidence == pytest.approx(0.0032, rel=0.05)
+    seed = next(s for s in range(10_000)
+                if np.array_equal(sampler((1, 1), s), sampler((1, 1), s + 1)))
+    assert call_checks(sampler, (1, 1), seed)[0].verdict is Verdict.FAIL  # one call: alarm
+    fresh = call_checks(sampler, (1, 1), seed, coincidence=coincidence)
+    assert fresh[0].verdict is Verdict.PASS, fresh[0].detail
+
+    def ignoring(shape, seed):
+        return sampler(shape, 0)
+
+    assert call_checks(ignoring, (1, 1), seed, coincidence=coincidence)[0].verdict \
+        is Verdict.FAIL

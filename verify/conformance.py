@@ -307,17 +307,34 @@ def validate_output(value, shape: tuple[int, ...], *, finite: bool = True,
     return array
 
 
-def call_checks(sampler: Sampler, shape: tuple[int, ...], seed: int) -> list[CheckResult]:
+def call_checks(sampler: Sampler, shape: tuple[int, ...], seed: int, *,
+                coincidence: float = 0.0, policy: Policy = DEFAULT_POLICY) -> list[CheckResult]:
     """Calls with different seeds must differ (a sampler that ignores its seed, or
-    returns a cached tensor, repeats itself)."""
-    first = call_target(sampler, shape, seed)
-    second = call_target(sampler, shape, seed + 1)
-    # Equal floats from two seeds are a repeat, even for one entry: the chance that a
-    # continuous law repeats a float32 value is about 2^-24 per entry.
-    repeated = bool(np.array_equal(first, second))
+    returns a cached tensor, repeats itself).
+
+    ``coincidence`` is the chance that two independent entries are equal: 0 for a
+    continuous law in float32 or wider (about ``2^-24`` per entry), but a low-precision
+    dtype has few values (:meth:`verify.precision.RoundedLaw.coincidence`: 0.3% for a
+    bfloat16 ``N(1, 0.5^2)``), and two 1-element tensors then agree by chance. The check
+    compares as many calls of each seed as make a chance repeat of all of them less
+    likely than ``policy.alpha``."""
+    calls = 1
+    if coincidence >= 1.0:
+        return []  # every draw is the same value: a repeat says nothing
+    if coincidence > 0.0:
+        entries = math.ceil(math.log(policy.alpha) / math.log(coincidence))
+        calls = min(MAX_REPEAT_CALLS, max(1, math.ceil(entries / max(1, math.prod(shape)))))
+    # seeds seed, seed + 2, ... against seed + 1, seed + 3, ...: one call is seed, seed + 1
+    repeated = all(np.array_equal(call_target(sampler, shape, seed + 2 * call),
+                                  call_target(sampler, shape, seed + 2 * call + 1))
+                   for call in range(calls))
     return [_contract_result("fresh draws", not repeated,
                              "two seeds gave identical tensors" if repeated
                              else "different seeds give different tensors")]
+
+
+MAX_REPEAT_CALLS = 1000
+"""The most calls per seed ``call_checks`` compares (a law the dtype holds in a few values)."""
 
 
 def orthogonality_check(sampler: Sampler, claim: Orthogonal, shape: tuple[int, ...],
@@ -361,7 +378,9 @@ def shape_results(sampler: Sampler, claim: Claim, shape: tuple[int, ...], *, see
         # larger matrices (a continuous law) must differ between seeds.
         fresh = call_checks(sampler, shape, seed) if math.prod(shape) > 1 else []
         return fresh + orthogonality_check(sampler, claim, shape, seed)
-    results = call_checks(sampler, shape, seed)
+    coincidence = (rounded(claim.law(shape), dtype).coincidence() if dtype in LOW_PRECISION
+                   else 0.0)
+    results = call_checks(sampler, shape, seed, coincidence=coincidence, policy=policy)
     if is_complex(dtype):
         from verify.precision.complex import complex_results
 

@@ -115,6 +115,10 @@ class RoundedLaw:
     def std(self) -> float:
         return math.sqrt(self._var)
 
+    def coincidence(self) -> float:
+        """The chance that two independent values are equal: ``sum P(R = g)^2``."""
+        return float(np.dot(self.masses, self.masses))
+
     def median(self) -> float:
         return float(self.ppf(0.5))
 
