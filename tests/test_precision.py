@@ -287,3 +287,22 @@ def test_fresh_draws_allow_the_repeats_of_a_low_precision_dtype():
 
     assert call_checks(ignoring, (1, 1), seed, coincidence=coincidence)[0].verdict \
         is Verdict.FAIL
+
+
+def test_the_grid_ks_test_counts_an_atom_on_an_edge_on_either_side():
+    """Correctly rounded bfloat16 draws of U(-0.5, 0.25): the shape test's grid (2.4 M
+    draws, above the exact test's size) has edges on bfloat16 values, and the cell
+    arithmetic's rounding puts such an atom on either side of its edge. Compared with the
+    interval [P(X < e), P(X <= e)] it passes (it failed at p = 1.5e-14 compared with
+    P(X < e) alone); a law stretched by 0.4% still fails."""
+    law = scipy_stats.uniform(-0.5, 0.75)
+    claimed = rounded(law, "bfloat16")
+    rng = np.random.default_rng(3)
+    draws = to_bfloat16(law.rvs(size=2_400_000, random_state=rng)).astype(np.float32)
+    assert draws.size > stats.EXACT_KS_MAX
+    result = stats.shape_test(draws, claimed.cdf, cdf_before=claimed.cdf_before)
+    assert result.verdict is Verdict.PASS, result
+    stretched = scipy_stats.uniform(-0.5, 0.75 * 1.004)
+    draws = to_bfloat16(stretched.rvs(size=2_400_000, random_state=rng)).astype(np.float32)
+    result = stats.shape_test(draws, claimed.cdf, cdf_before=claimed.cdf_before)
+    assert result.verdict is Verdict.FAIL, result
