@@ -177,8 +177,9 @@ process (paddlepaddle 3.3.1, tensorflow 2.21.0)."""
 JAX_LIBRARIES = ("jax", "flax", "haiku", "equinox")
 X64_DTYPES = ("float64", "complex128")
 """JAX hands back 32 bits for these unless ``jax_enable_x64`` is on, which is fixed for a
-process once JAX has computed anything: an entry of a JAX library asked for them in a
-process without it is drawn in a child process with ``JAX_ENABLE_X64=1``."""
+process once JAX has computed anything: an entry of a JAX library (or of Keras on its JAX
+backend) asked for them in a process without it is drawn in a child process with
+``JAX_ENABLE_X64=1``."""
 
 
 def _x64_here() -> bool:
@@ -191,14 +192,18 @@ def _x64_here() -> bool:
     return bool(sys.modules["jax"].config.read("jax_enable_x64"))
 
 
-def _x64(entry: Entry) -> Entry:
+def _x64(entry: Entry, environment: dict[str, str] | None = None, *,
+         in_process: bool = True) -> Entry:
+    """``entry``, its :data:`X64_DTYPES` drawn in a child with ``JAX_ENABLE_X64=1`` added to
+    ``environment`` (a Keras backend's), unless this process draws the entry itself
+    (``in_process``) and has x64 on."""
     if entry.build_dtype is None or not set(X64_DTYPES) & set(entry.dtypes):
         return entry
-    child_entry = _in_child(entry, {"JAX_ENABLE_X64": "1"})
+    child_entry = _in_child(entry, {**(environment or {}), "JAX_ENABLE_X64": "1"})
     here = entry.build_dtype
 
     def build_dtype(dtype: str) -> Target:
-        if dtype in X64_DTYPES and not _x64_here():
+        if dtype in X64_DTYPES and not (in_process and _x64_here()):
             return child_entry.build_dtype(dtype)
         return here(dtype)
 
@@ -237,7 +242,9 @@ def _on_backends(entries: list[Entry], backends: list[str],
     result: list[Entry] = []
     for backend in backends:
         if backend == here:
-            result.extend(replace(e, backend=backend) for e in entries)
+            result.extend(_x64(replace(e, backend=backend), {"KERAS_BACKEND": backend})
+                          if backend == "jax" else replace(e, backend=backend)
+                          for e in entries)
             continue
         environment = {"KERAS_BACKEND": backend}
         try:
@@ -247,10 +254,13 @@ def _on_backends(entries: list[Entry], backends: list[str],
         except LibraryMissing as error:
             skipped[f"keras[{backend}]"] = f"Keras's {backend} backend cannot start: {error}"
             continue
-        result.extend(_in_child(e, environment, backend=backend,
-                                documented=e.documented.replace(f"backend {here})",
-                                                                f"backend {backend})"))
-                      for e in entries)
+        remote = [_in_child(e, environment, backend=backend,
+                            documented=e.documented.replace(f"backend {here})",
+                                                            f"backend {backend})"))
+                  for e in entries]
+        # Keras on JAX: float64 and complex128 in a child of its own with x64 on
+        result.extend([_x64(e, environment, in_process=False) for e in remote]
+                      if backend == "jax" else remote)
     return result
 
 
