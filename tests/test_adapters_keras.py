@@ -316,3 +316,17 @@ def test_a_dtype_the_backend_refuses_is_not_supported_with_its_reason():
                           dtype="float64")
     assert row["verdict"] == "not supported" and "jax_enable_x64" in row["reason"]
     assert BY_NAME["keras:Orthogonal"].dtypes == ("float32", "float64")
+
+
+@pytest.mark.skipif(BACKEND != "jax", reason="Keras's JAX backend")
+def test_the_catalog_draws_keras_jax_64_bit_dtypes_in_a_child_with_x64():
+    from verify import catalog
+    from verify.adapters.remote import close_all
+
+    try:
+        entry = catalog.load(["keras"], backends=["jax"]).find("keras:RandomNormal")
+        values = entry.target("float64").sample((64, 32), 1)
+        assert values.dtype == np.float64
+        assert np.any(values != values.astype(np.float32).astype(np.float64))
+    finally:
+        close_all()
