@@ -167,3 +167,12 @@ def widen_snippet(dtype: str) -> str:
     ``w`` holds what ``sample`` returns: a ``bfloat16`` array (ml_dtypes) widened to
     float32; nothing for the other dtypes."""
     return "\nw = np.asarray(w).astype(np.float32)\n" if dtype == "bfloat16" else ""
+
+
+def x64_snippet(dtype: str) -> str:
+    """What the ``reproduce`` snippet of a JAX-based target starts with for ``float64`` and
+    ``complex128``: JAX hands back 32 bits for them unless ``jax_enable_x64`` is on (the
+    catalog draws those targets in a child process with it); nothing for the others."""
+    if dtype not in ("float64", "complex128"):
+        return ""
+    return "import jax\njax.config.update('jax_enable_x64', True)\n"

@@ -49,6 +49,7 @@ from verify.adapters import (
     seed32,
     widen_snippet,
     widened,
+    x64_snippet,
 )
 from verify.catalog import Entry
 from verify.laws import normal
@@ -138,7 +139,7 @@ def layer(cls: str, *, groups: int = 1, dtype: str = "float32") -> Target:
 
     # jitted as ``sample`` draws it: XLA may compile an eager construction differently
     dtyped = f", dtype=jax.numpy.{dtype}" if asked else ""
-    reproduce = ("import jax, equinox as eqx, numpy as np; shape = {shape}; "
+    reproduce = (x64_snippet(dtype) + "import jax, equinox as eqx, numpy as np; shape = {shape}; "
                  f"draw = jax.jit(lambda key: eqx.nn.{cls}({_arguments_text(cls, groups)}"
                  f"{dtyped}, key=key).weight); w = np.asarray(draw(jax.random.key(seed32("
                  "{seed}))))" + widen_snippet(dtype))

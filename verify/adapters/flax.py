@@ -46,6 +46,7 @@ from verify.adapters import (
     seed32,
     widen_snippet,
     widened,
+    x64_snippet,
 )
 from verify.catalog import Entry
 from verify.precision import claim_dtypes
@@ -137,7 +138,7 @@ def layer(api: str, kind: str, *, groups: int = 1, transpose_kernel: bool = Fals
     if dtype != "float32":
         arguments += f", param_dtype=jnp.{dtype}"
     return Target(name if dtype == "float32" else f"{name} [{dtype}]", "flax", sample, "hwio",
-                  _reproduce(api, kind, groups, transpose_kernel, arguments)
+                  x64_snippet(dtype) + _reproduce(api, kind, groups, transpose_kernel, arguments)
                   + widen_snippet(dtype), dtype=dtype)
 
 

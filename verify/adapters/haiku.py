@@ -47,7 +47,16 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from verify import strategies as vst
-from verify.adapters import ContractError, Target, refused, require, seed32, widen_snippet, widened
+from verify.adapters import (
+    ContractError,
+    Target,
+    refused,
+    require,
+    seed32,
+    widen_snippet,
+    widened,
+    x64_snippet,
+)
 from verify.catalog import Entry
 from verify.distributions import TRUNCATION
 from verify.laws import Claim, Exact, Orthogonal, constant, normal, truncated_normal, uniform
@@ -169,7 +178,7 @@ def initializer(name: str, label: str, arguments: tuple = (),
         return _checked(values, full, label, dtype)
 
     call = ", ".join([*map(repr, arguments), *(f"{k}={v!r}" for k, v in frozen)])
-    reproduce = ("import haiku as hk, jax, jax.numpy as jnp\n"
+    reproduce = (x64_snippet(dtype) + "import haiku as hk, jax, jax.numpy as jnp\n"
                  f"init = hk.initializers.{name}({call})\n"
                  f"draw = hk.transform(lambda: init({{shape}}, jnp.{dtype}))\n"
                  "w = jax.jit(draw.apply)({}, jax.random.key(seed32({seed})))\n"

@@ -60,6 +60,7 @@ from verify.adapters import (
     require,
     seed32,
     widen_snippet,
+    x64_snippet,
 )
 from verify.catalog import Entry
 from verify.laws import Claim, Exact, Orthogonal, constant, normal, truncated_normal, uniform
@@ -187,6 +188,7 @@ def entries() -> list[Entry]:
             make = getattr(keras.initializers, cls)
             refuse_without_x64(backend, dtype)
             asked = {} if dtype == "float32" else {"dtype": dtype}
+            jax_x64 = x64_snippet(dtype) if backend == "jax" else ""
 
             def draw(shape: tuple[int, ...], seed: int) -> np.ndarray:
                 try:
@@ -208,9 +210,9 @@ def entries() -> list[Entry]:
             made = f"keras.initializers.{seeded if random else call}"
             dtyped = f", dtype={dtype!r}" if asked else ""
             where_run = backend if dtype == "float32" else f"{backend}, {dtype}"
+            drawn = f"w = keras.ops.convert_to_numpy({made}(shape{dtyped}))"
             return Target(f"{name} [{where_run}]", "keras", sample, layout="hwio",
-                          reproduce=setup + f"w = keras.ops.convert_to_numpy({made}(shape{dtyped}))"
-                          + widen_snippet(dtype),
+                          reproduce=jax_x64 + setup + drawn + widen_snippet(dtype),
                           stacked=stacked_draw if stacked else None, dtype=dtype)
 
         return Entry(name, "keras", build, claim,
@@ -228,6 +230,7 @@ def entries() -> list[Entry]:
         def build(dtype: str = "float32") -> Target:
             refuse_without_x64(backend, dtype)
             asked = {} if dtype == "float32" else {"dtype": dtype}
+            jax_x64 = x64_snippet(dtype) if backend == "jax" else ""
 
             def sample(shape: tuple[int, ...], seed: int) -> np.ndarray:
                 # what the layer's initializer reads, not keras.utils.set_random_seed (see
@@ -244,7 +247,7 @@ def entries() -> list[Entry]:
                 return as_asked(array, dtype, f"the kernel of keras.layers.{cls}")
 
             made = make_text[:-1] + f", dtype={dtype!r})" if asked else make_text
-            reproduce = (setup + LAYER_SEED + f"layer = keras.layers.{made}; "
+            reproduce = (jax_x64 + setup + LAYER_SEED + f"layer = keras.layers.{made}; "
                          f"layer.build({inputs_text}); "
                          "w = keras.ops.convert_to_numpy(layer.kernel.value)"
                          + widen_snippet(dtype))
