@@ -90,7 +90,8 @@ def confounded_wheelhouse(directory: Path) -> Path:
 
 
 def history_arguments(house: Path, cache: Path) -> list[str]:
-    """``history``'s options that check ``fakeinit`` from ``house`` with no index."""
+    """``history``'s options that check ``fakeinit`` from ``house`` with no index; the
+    results store goes beside ``cache``."""
     return ["fakeinit", "--target", "fakeinit.init:he", "--api", "numpy", "--scheme", "he",
             "--dist", "normal", "--no-index", "--find-links", str(house), "--cache",
-            str(cache), "--examples", "2"]
+            str(cache), "--examples", "2", "--out", str(cache.with_name(f"{cache.name}-runs"))]

@@ -100,6 +100,53 @@ def test_the_users_environment_is_unchanged(fake):
         "fakeinit-1.0.0", "fakeinit-1.1.0", "fakeinit-1.2.0"]
 
 
+TIMINGS_AND_PATHS = ("seconds", "install_seconds", "cache")
+
+
+def _without_timings_and_paths(value):
+    if isinstance(value, dict):
+        return {k: _without_timings_and_paths(v) for k, v in value.items()
+                if k not in TIMINGS_AND_PATHS}
+    if isinstance(value, list):
+        return [_without_timings_and_paths(v) for v in value]
+    return value
+
+
+def test_an_embedded_cluster_gives_the_in_process_history(fake, tmp_path):
+    """The three releases side by side on two local workers, each installing into a fresh
+    cache, as the in-process run did."""
+    done = history(*history_arguments(fake["house"], tmp_path / "cache"), "--workers", "2",
+                   "--json")
+    assert done.returncode == 0, done.stderr
+    assert "3 units on 2 Dask workers (embedded LocalCluster)" in done.stderr
+    assert _without_timings_and_paths(json.loads(done.stdout)) == \
+        _without_timings_and_paths(fake["document"])
+
+
+def test_an_existing_cluster_gives_the_in_process_history(fake, cluster, tmp_path):
+    """The same on a real scheduler and two workers, which install into the cache given
+    (the same path on every host) and read the wheelhouse by its absolute path."""
+    done = history(*history_arguments(fake["house"], tmp_path / "cache"), "--scheduler",
+                   cluster["address"], "--json")
+    assert done.returncode == 0, done.stderr
+    assert f"3 units on 2 Dask workers at {cluster['address']}" in done.stderr
+    assert _without_timings_and_paths(json.loads(done.stdout)) == \
+        _without_timings_and_paths(fake["document"])
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
+        "fakeinit-1.0.0", "fakeinit-1.1.0", "fakeinit-1.2.0"]
+
+
+def test_resume_takes_the_stored_releases(fake, tmp_path):
+    cache = tmp_path / "cache"
+    first = history(*history_arguments(fake["house"], cache), "--json")
+    assert first.returncode == 0, first.stderr
+    again = history(*history_arguments(fake["house"], cache), "--resume", "--json")
+    assert again.returncode == 0, again.stderr
+    assert "3 of 3 units unchanged since the stored run: not run again" in again.stderr
+    assert "[1/" not in again.stderr  # nothing ran
+    assert json.loads(again.stdout)["releases"] == json.loads(first.stdout)["releases"]
+
+
 def test_the_text_output_tells_when_the_deviation_appeared(fake):
     done = history(*history_arguments(fake["house"], fake["cache"]), "--no-bisect")
     assert done.returncode == 0, done.stderr

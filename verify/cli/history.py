@@ -9,7 +9,13 @@ from pathlib import Path
 
 from verify.catalog import LIBRARIES as CATALOG
 from verify.cli.audit import DTYPES as AUDIT_DTYPES
-from verify.cli.options import UsageError, integer, run_options, upstream_option
+from verify.cli.options import (
+    UsageError,
+    executor_options,
+    integer,
+    run_options,
+    upstream_option,
+)
 from verify.cli.output import end_progress, progress
 from verify.cli.schema import document, print_document
 from verify.distributions import INIT_FAMILIES
@@ -64,8 +70,9 @@ def add_parser(commands) -> None:
                        help="a directory (or page) of wheels; may be repeated")
     where.add_argument("--no-index", action="store_true", help="ignore the package index")
     where.add_argument("--cache", metavar="DIR",
-                       help="where the releases are installed and kept (default: "
-                       "$VERIFY_HISTORY_CACHE, else ~/.cache/initverify/history)")
+                       help="where the releases are installed and kept, the same path "
+                       "on every worker (default: each host's $VERIFY_HISTORY_CACHE, else "
+                       "~/.cache/initverify/history)")
     parser.add_argument("--no-bisect", action="store_true",
                         help="run only the starting releases")
     parser.add_argument("--max-releases", type=integer(1, "a positive integer"), default=30,
@@ -76,6 +83,7 @@ def add_parser(commands) -> None:
                         f"audits take {', '.join(AUDIT_DTYPES)})")
     run_options(parser, 3, "shapes (configs, for audits) hypothesis draws per entry")
     upstream_option(parser)
+    executor_options(parser, NAME)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,11 +92,14 @@ def run(args: argparse.Namespace) -> int:
 
     plan = _plan(args, seed=args.seed if args.seed is not None else run_seed())
     selection = parse_selection(args.versions)  # a ValueError: one line, exit 2
-    index = history.IndexOptions(index_url=args.index_url, find_links=tuple(args.find_links),
+    index = history.IndexOptions(index_url=args.index_url,
+                                 find_links=tuple(_absolute(place) for place in args.find_links),
                                  no_index=args.no_index)
-    cache = Path(args.cache).expanduser() if args.cache else history.default_cache()
-    if cache.exists() and not cache.is_dir():
-        raise UsageError(f"--cache {cache} is a file: give a directory")
+    # a cache given is the same path on every host; else each host takes its own default
+    cache = Path(args.cache).expanduser().absolute() if args.cache else None
+    if (cache or history.default_cache()).is_file():
+        raise UsageError(f"--cache {cache or history.default_cache()} is a file: give a "
+                         "directory")
     try:
         available = history.available_releases(plan.requirement, index)
     except history.IndexUnavailable as error:
@@ -97,9 +108,11 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"no release of {plan.distribution} on the index matches "
                          f"{selection.describe()!r} (it has {available[0]} .. "
                          f"{available[-1]})")
+    executor, store = _executor(args, plan)
     found = history.run_history(plan, selection=selection, index=index, cache=cache,
                                 bisect=not args.no_bisect, max_releases=args.max_releases,
-                                progress=progress, available=available)
+                                progress=progress, available=available, executor=executor,
+                                store=store)
     end_progress()
     if args.upstream is not None:
         from verify.upstream.history import reports
@@ -113,6 +126,30 @@ def run(args: argparse.Namespace) -> int:
     else:
         print(found.table())
     return 0
+
+
+def _absolute(place: str) -> str:
+    """A ``--find-links`` directory as an absolute path (a worker may run elsewhere); a
+    URL as given."""
+    return str(Path(place).absolute()) if "://" not in place and Path(place).exists() \
+        else place
+
+
+def _executor(args: argparse.Namespace, plan):
+    """Where the releases run (:mod:`verify.execute`) and the store their results go to:
+    the base environment's versions must agree on every worker (the releases' pins are
+    resolved against it)."""
+    from verify.execute import Options
+    from verify.execute.store import Store, code_digest
+    from verify.versions import versions
+
+    libraries = (plan.distribution, *sorted(plan.own))
+    options = Options.from_args(args, libraries)
+    store = None
+    if args.out:
+        store = Store(args.out, command=NAME, resume=args.resume, context={
+            "seed": plan.seed, "code": code_digest(), "versions": versions(*libraries)})
+    return options, store
 
 
 def _plan(args: argparse.Namespace, *, seed: int):

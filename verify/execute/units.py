@@ -58,3 +58,19 @@ def calibration_unit(*, tier: str, batch: int, start: int, checks: int, seed: in
     from verify.calibration import null_batch
 
     return null_batch(tier=tier, batch=batch, start=start, checks=checks, seed=seed)
+
+
+def history_unit(*, plan: dict, version: str, cache: str | None, index: dict) -> dict:
+    """One release of a history: installed into ``cache`` (None: this host's default
+    cache) and run (:func:`verify.history.install_and_run`); its record
+    (``Release.to_record``)."""
+    from pathlib import Path
+
+    from verify.history import install_and_run
+    from verify.history.releases import IndexOptions
+    from verify.history.runner import Plan
+
+    release = install_and_run(Plan.from_record(plan), version,
+                              cache=None if cache is None else Path(cache),
+                              index=IndexOptions.from_record(index))
+    return release.to_record()

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from packaging.version import Version
 
-from verify.history.bisect import explore
-from verify.history.install import directory_bytes, install_release, is_cached
+from verify.history.bisect import explore_rounds
+from verify.history.install import Installed, directory_bytes, install_release
 from verify.history.releases import (
     IndexOptions,
     IndexUnavailable,
@@ -149,18 +149,29 @@ class History:
         return render(self)
 
 
-def run_history(plan: Plan, *, selection: Selection, index: IndexOptions, cache: Path,
-                bisect: bool = True, max_releases: int = 30,
+def run_history(plan: Plan, *, selection: Selection, index: IndexOptions,
+                cache: Path | None = None, bisect: bool = True, max_releases: int = 30,
                 progress: Callable[[str], None] = lambda text: None,
-                available: Sequence[Version] | None = None) -> History:
+                available: Sequence[Version] | None = None, executor=None,
+                store=None) -> History:
     """Run ``plan`` on the selected releases of its library, then bisect.
 
     ``max_releases`` caps the starting releases (the newest are kept) and, separately, the
     releases bisection adds.
 
+    The releases of a round (the starting ones, then each round's middles) are units of
+    ``executor`` (a :class:`verify.execute.Options`; default: in this process), one per
+    release (:func:`install_and_run`), streamed into ``store`` (a
+    :class:`verify.execute.store.Store`, or None). ``cache`` is where each host installs
+    the releases: None is each host's own :func:`default_cache`.
+
     ``available`` is the index's list of releases when the caller already has it (else it
     is asked for). Raises :class:`IndexUnavailable` when the index has no release."""
+    from verify.execute import Options, Unit, run_units
+    from verify.execute.units import history_unit
+
     started = time.monotonic()
+    executor = executor if executor is not None else Options(workers=0)
     if available is None:
         available = available_releases(plan.requirement, index)
     candidates = in_selection(available, selection)
@@ -170,35 +181,58 @@ def run_history(plan: Plan, *, selection: Selection, index: IndexOptions, cache:
         progress(f"--max-releases {max_releases}: leaving out the older starting releases "
                  f"{left_out[0]} .. {left_out[-1]} ({len(left_out)})")
     counter = iter(range(1, 10**9))
+    arguments = {"plan": plan.to_record(), "index": index.to_record(),
+                 "cache": None if cache is None else str(cache)}
 
-    def evaluate(version: Version, chosen: str) -> Release:
-        begun = time.monotonic()
-        label = f"{plan.distribution} {version} ({chosen}, #{next(counter)})"
-        if not is_cached(cache, plan.requirement, str(version)):
-            progress(f"{label}: installing ...")
-        installed = install_release(plan.requirement, str(version), own=frozenset(plan.own),
-                                    cache=cache, index=index)
-        if not installed.ok:
-            progress(f"{label}: install failed: {installed.reason}")
-            return Release(version=version, chosen=chosen, installed=installed,
-                           seconds=time.monotonic() - begun)
-        where = "cached" if installed.cached else \
-            f"installed {megabytes(installed.bytes)} in {installed.seconds:.0f} s"
-        pins = ", ".join(f"{n}=={v}" for n, v in installed.pins.items())
-        progress(f"{label}: {where}" + (f", pins moved: {pins}" if pins else "")
-                 + "; running ...")
-        ran = run_release(plan, installed.path)
-        release = Release(version=version, chosen=chosen, installed=installed, ran=ran,
-                          seconds=time.monotonic() - begun)
-        progress(f"{label}: {summary_of(release)} ({release.seconds:.0f} s)")
-        return release
+    def evaluate_round(versions: list[Version], chosen: str) -> list[Release]:
+        units = [Unit(f"{plan.distribution} {version}", history_unit,
+                      {**arguments, "version": str(version)}) for version in versions]
+        records = run_units(units, executor, store=store, progress=progress)
+        releases = []
+        for version, record in zip(versions, records, strict=True):
+            if record.status == "done":
+                release = Release.from_record({**record.result, "chosen": chosen})
+            else:
+                release = Release(version=version, chosen=chosen, error=record.error,
+                                  installed=Installed(version=str(version), path=None))
+            progress(f"{plan.distribution} {version} ({chosen}, #{next(counter)}): "
+                     f"{describe(release)}")
+            releases.append(release)
+        return releases
 
-    releases, left = explore(start, candidates, evaluate,
-                             chosen="explicit" if selection.explicit else "minor",
-                             bisect=bisect, budget=len(start) + max_releases)
+    releases, left = explore_rounds(start, candidates, evaluate_round,
+                                    chosen="explicit" if selection.explicit else "minor",
+                                    bisect=bisect, budget=len(start) + max_releases)
     return History(plan=plan, selection=selection, candidates=list(candidates),
-                   releases=releases, not_bisected=left, left_out=left_out, cache=cache,
+                   releases=releases, not_bisected=left, left_out=left_out,
+                   cache=cache if cache is not None else default_cache(),
                    seconds=time.monotonic() - started)
+
+
+def install_and_run(plan: Plan, version: str, *, cache: Path | None,
+                    index: IndexOptions) -> Release:
+    """Install release ``version`` into ``cache`` (None: this host's :func:`default_cache`),
+    or find it there, and run ``plan`` on it; its ``chosen`` is left for the caller."""
+    begun = time.monotonic()
+    installed = install_release(plan.requirement, version, own=frozenset(plan.own),
+                                cache=cache if cache is not None else default_cache(),
+                                index=index)
+    ran = run_release(plan, installed.path) if installed.ok else None
+    return Release(version=Version(version), chosen="", installed=installed, ran=ran,
+                   seconds=time.monotonic() - begun)
+
+
+def describe(release: Release) -> str:
+    """How a release went: its install (cached, or how big and how long, the pins it
+    moved), what its run gave, and its time."""
+    if release.status in ("install failed", "error"):
+        return f"{release.status}: {release.reason}"
+    installed = release.installed
+    where = "cached" if installed.cached else \
+        f"installed {megabytes(installed.bytes)} in {installed.seconds:.0f} s"
+    pins = ", ".join(f"{n}=={v}" for n, v in installed.pins.items())
+    return (where + (f", pins moved: {pins}" if pins else "")
+            + f"; {summary_of(release)} ({release.seconds:.0f} s)")
 
 
 def megabytes(count: int) -> str:

@@ -27,15 +27,28 @@ def explore(start: Sequence[Version], candidates: Sequence[Version],
     ``evaluate(version, chosen)`` installs and runs one release. Returns the releases tried,
     oldest first, and the gaps left untried (empty unless the budget ran out or
     ``bisect`` is off)."""
+    return explore_rounds(start, candidates,
+                          lambda versions, label: [evaluate(v, label) for v in versions],
+                          chosen=chosen, bisect=bisect, budget=budget)
+
+
+def explore_rounds(start: Sequence[Version], candidates: Sequence[Version],
+                   evaluate_round: Callable[[list[Version], str], list[Release]], *,
+                   chosen: str, bisect: bool = True,
+                   budget: int | None = None) -> tuple[list[Release], list[list[Version]]]:
+    """:func:`explore`, a round at a time: ``evaluate_round(versions, chosen)`` installs
+    and runs the releases of one round (the starting ones, then each round's middles),
+    which do not depend on each other, and returns their releases in the order given."""
     tried: dict[Version, Release] = {}
     limit = budget if budget is not None else len(set(start) | set(candidates))
-    for version in sorted(start):
-        tried[version] = evaluate(version, chosen)
+    first = sorted(start)
+    for version, release in zip(first, evaluate_round(first, chosen), strict=True):
+        tried[version] = release
     while True:
         left = gaps(list(tried.values()), candidates)
         if not bisect or not left or len(tried) >= limit:
             break
-        middles = sorted({gap[len(gap) // 2] for gap in left})
-        for version in middles[:limit - len(tried)]:
-            tried[version] = evaluate(version, "bisect")
+        middles = sorted({gap[len(gap) // 2] for gap in left})[:limit - len(tried)]
+        for version, release in zip(middles, evaluate_round(middles, "bisect"), strict=True):
+            tried[version] = release
     return sorted(tried.values(), key=lambda r: r.version), left

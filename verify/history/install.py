@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from importlib import metadata
 from pathlib import Path
 
@@ -58,6 +58,15 @@ class Installed:
     @property
     def ok(self) -> bool:
         return self.path is not None and not self.reason
+
+    def to_record(self) -> dict:
+        """Every field, JSON-ready; :meth:`from_record` reads it back."""
+        return {**asdict(self), "path": None if self.path is None else str(self.path)}
+
+    @classmethod
+    def from_record(cls, record: dict) -> Installed:
+        path = record["path"]
+        return cls(**{**record, "path": None if path is None else Path(path)})
 
 
 def release_directory(cache: Path, distribution: str, version: str) -> Path:
@@ -120,11 +129,6 @@ def install_release(requirement: str, version: str, *, own: frozenset[str], cach
     return Installed(version=version, path=directory, own=manifest["own"], pins=manifest["pins"],
                      base=manifest["base"], seconds=time.monotonic() - started,
                      bytes=manifest["bytes"])
-
-
-def is_cached(cache: Path, requirement: str, version: str) -> bool:
-    """Whether an earlier run installed this release for this interpreter."""
-    return _read_manifest(release_directory(cache, requirement, version)) is not None
 
 
 def resolve_against_base(requirement: str, version: str,

@@ -32,6 +32,15 @@ class IndexOptions:
     find_links: tuple[str, ...] = ()
     no_index: bool = False
 
+    def to_record(self) -> dict:
+        return {"index_url": self.index_url, "find_links": list(self.find_links),
+                "no_index": self.no_index}
+
+    @classmethod
+    def from_record(cls, record: dict) -> IndexOptions:
+        return cls(index_url=record["index_url"], find_links=tuple(record["find_links"]),
+                   no_index=record["no_index"])
+
     def pip_arguments(self) -> list[str]:
         words = []
         if self.no_index:

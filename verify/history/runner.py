@@ -24,7 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import verify
@@ -60,6 +60,17 @@ class Plan:
     @property
     def distribution(self) -> str:
         return self.requirement.partition("[")[0]
+
+    def to_record(self) -> dict:
+        """Every field, JSON-ready (a unit's argument); :meth:`from_record` reads it back."""
+        return {**asdict(self), "own": sorted(self.own), "entries": list(self.entries),
+                "check_options": list(self.check_options)}
+
+    @classmethod
+    def from_record(cls, record: dict) -> Plan:
+        return cls(**{**record, "own": frozenset(record["own"]),
+                      "entries": tuple(record["entries"]),
+                      "check_options": tuple(record["check_options"])})
 
 
 def deviation_id(entry: str, key: str) -> str:
@@ -107,6 +118,15 @@ class Ran:
     reason: str = ""
     imported: str = ""
     """The version the child imported (its ``importlib.metadata`` version)."""
+
+    def to_record(self) -> dict:
+        """Every field, JSON-ready; :meth:`from_record` reads it back."""
+        return asdict(self)
+
+    @classmethod
+    def from_record(cls, record: dict) -> Ran:
+        return cls(**{**record, "outcomes": {name: Outcome(**outcome) for name, outcome
+                                             in record["outcomes"].items()}})
 
 
 def child_environment(directory: Path) -> dict[str, str]:

@@ -39,16 +39,22 @@ class Release:
     installed: Installed
     ran: Ran | None = None
     seconds: float = 0.0
+    error: str = ""
+    """Why the release's unit gave no result (its worker died, say), if it did not."""
 
     @property
     def status(self) -> str:
         """``ran``, ``install failed``, ``import failed`` or ``error``."""
+        if self.error:
+            return "error"
         if not self.installed.ok:
             return "install failed"
         return self.ran.status if self.ran is not None else "error"
 
     @property
     def reason(self) -> str:
+        if self.error:
+            return self.error
         if not self.installed.ok:
             return self.installed.reason
         return self.ran.reason if self.ran is not None else ""
@@ -69,6 +75,21 @@ class Release:
         if distribution in self.installed.pins:
             return self.installed.pins[distribution]
         return self.installed.base.get(distribution, base_version(distribution))
+
+    def to_record(self) -> dict:
+        """Every field, JSON-ready (a unit's result); :meth:`from_record` reads it back."""
+        return {"version": str(self.version), "chosen": self.chosen,
+                "installed": self.installed.to_record(),
+                "ran": None if self.ran is None else self.ran.to_record(),
+                "seconds": self.seconds, "error": self.error}
+
+    @classmethod
+    def from_record(cls, record: dict) -> Release:
+        ran = record["ran"]
+        return cls(version=Version(record["version"]), chosen=record["chosen"],
+                   installed=Installed.from_record(record["installed"]),
+                   ran=None if ran is None else Ran.from_record(ran),
+                   seconds=record["seconds"], error=record["error"])
 
     def to_dict(self) -> dict:
         fields: dict = {"version": str(self.version), "chosen": self.chosen,
