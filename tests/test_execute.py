@@ -141,6 +141,20 @@ def test_a_hung_call_ends_its_unit_on_a_worker(tmp_path):
     assert status == "error" and error.startswith("timeout:") and "1 s" in error
 
 
+def test_a_session_keeps_one_cluster_for_several_runs():
+    """Two runs inside ``session``: the same two embedded workers serve both (a cluster
+    per run would bring two new worker addresses)."""
+    from verify.execute import session
+
+    options = Options(workers=2)
+    units = [Unit(f"unit {i}", _sleepy, {"seconds": 0}) for i in range(4)]
+    with session(options):
+        records = run_units(units, options) + run_units(units, options)
+    assert all(r.status == "done" for r in records)
+    workers = {r.worker for r in records}
+    assert len(workers) <= 2 and all(w.startswith("tcp://") for w in workers), workers
+
+
 def _sleepy(seconds: float) -> str:
     from verify.execute.watchdog import bounded
 

@@ -230,6 +230,41 @@ def test_publish_into_a_new_directory_is_one_rename(built, tmp_path):
     assert (out / "index.html").exists() and not staging.exists()
 
 
+RUN_DEPENDENT = ("seconds", "wall_seconds", "generation_seconds", "started", "command",
+                 "executor")
+"""What a report records about its run, not its results: times, the command (its --out)
+and where the items ran."""
+
+
+def _results(value):
+    if isinstance(value, dict):
+        return {k: _results(v) for k, v in value.items() if k not in RUN_DEPENDENT}
+    if isinstance(value, list):
+        return [_results(v) for v in value]
+    return value
+
+
+def test_an_embedded_cluster_gives_the_in_process_report(built, tmp_path):
+    """The quick report's items (claims, depth figures, catalog entries, measurements,
+    models) on two local workers: the same JSON as in this process, and the same figures
+    byte for byte."""
+    alone, _, _ = built
+    out = tmp_path / "reports"
+    done = subprocess.run([sys.executable, "-m", "verify", *ARGS, "--out", str(out),
+                           "--workers", "2"], capture_output=True, text=True, timeout=900,
+                          check=False)
+    assert done.returncode == 0, done.stderr
+    assert "14 units on 2 Dask workers (embedded LocalCluster)" in done.stderr
+    embedded = json.loads((out / "report.json").read_text())
+    assert embedded["settings"]["executor"] == {"workers": 2, "scheduler": None}
+    assert _results(embedded) == _results(json.loads((alone / "report.json").read_text()))
+    figures = sorted(p.name for p in (alone / "figures").iterdir())
+    assert figures == sorted(p.name for p in (out / "figures").iterdir())
+    for name in figures:
+        assert (out / "figures" / name).read_bytes() == \
+            (alone / "figures" / name).read_bytes(), name
+
+
 @pytest.mark.parametrize("argv, message", [
     (["report", "--libraries", "caffe"], "invalid choice"),
     (["report", "--seed", "-1"], "non-negative"),

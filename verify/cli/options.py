@@ -127,10 +127,10 @@ def upstream_option(parser) -> None:
                         "output quoted)")
 
 
-def executor_options(parser, command: str, *, store: str = "--out") -> None:
+def executor_options(parser, command: str, *, store: str | None = "--out") -> None:
     """``--workers``, ``--scheduler``, ``--out`` and ``--resume`` (:mod:`verify.execute`);
     ``store`` names the results store's option where ``--out`` already means something
-    else (``measure --out FILE``)."""
+    else (``measure --out FILE``), None for a command without a store (``report``)."""
     group = parser.add_argument_group("where the units run, and where their results go")
     group.add_argument("--workers", type=integer(0, "a non-negative integer"), default=None,
                        help="processes of the embedded Dask LocalCluster (default: one per "
@@ -138,6 +138,8 @@ def executor_options(parser, command: str, *, store: str = "--out") -> None:
     group.add_argument("--scheduler", metavar="ADDRESS", default=None,
                        help="an existing Dask cluster's scheduler (tcp://host:8786; default: "
                        "$VERIFY_DASK_SCHEDULER, else the embedded cluster)")
+    if store is None:
+        return
     group.add_argument(store, metavar="DIR", default=f"reports/runs/{command}",
                        help="the results store, one file per unit as it finishes "
                        "(default: %(default)s)")

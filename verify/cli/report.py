@@ -10,7 +10,7 @@ import sys
 import time
 
 from verify.catalog import LIBRARIES
-from verify.cli.options import UsageError, integer, positive_seconds
+from verify.cli.options import UsageError, executor_options, integer, positive_seconds
 from verify.cli.output import end_progress
 from verify.seeding import DEFAULT_SEED, run_seed
 
@@ -40,6 +40,7 @@ def add_parser(commands) -> None:
     parser.add_argument("--timeout", type=positive_seconds, default=60.0,
                         help="seconds one call of an initializer may take (default: "
                         "%(default)s)")
+    executor_options(parser, NAME, store=None)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -49,13 +50,14 @@ def run(args: argparse.Namespace) -> int:
 
     seed = args.seed if args.seed is not None else run_seed()
     out = writable_directory(args.out)
-    from verify.report.sections import _worker_start
+    from verify.report.sections import paddle_first
 
-    _worker_start()  # this process runs units too (one process, or the sections' own)
+    paddle_first()  # this process runs units too (a single one, or --workers 0)
     libraries = None if "all" in args.libraries else tuple(dict.fromkeys(args.libraries))
     settings = (report.Settings.quick_run(seed, libraries) if args.quick
                 else report.Settings(seed=seed, libraries=libraries))
-    settings = dataclasses.replace(settings, timeout=args.timeout)
+    settings = dataclasses.replace(settings, timeout=args.timeout,
+                                   executor=_executor(args, settings, libraries))
     words = ["python -m verify report", f"--out {shlex.quote(args.out)}", f"--seed {seed}"]
     if args.quick:
         words.append("--quick")
@@ -74,6 +76,21 @@ def run(args: argparse.Namespace) -> int:
     print(report.summary_table(document, Path(args.out), elapsed))
     print(f"\nreport written to {out / 'index.html'} (seed {seed}, {elapsed:.0f} s)")
     return 0
+
+
+def _executor(args: argparse.Namespace, settings, libraries):
+    """Where the sections' items run (:mod:`verify.execute`): ``--workers``,
+    ``--scheduler``, else a quick run's own choice (this process) or the embedded
+    cluster. A cluster's workers must have the versions of the libraries checked."""
+    from verify.execute import Options
+    from verify.history import library
+
+    names = sorted({library(name).requirement.partition("[")[0]
+                    for name in libraries or LIBRARIES} | {"transformers"})
+    options = Options.from_args(args, names)
+    if options.workers is None and not options.scheduler:
+        options = dataclasses.replace(options, workers=settings.executor.workers)
+    return options
 
 
 def writable_directory(path_text: str):

@@ -23,10 +23,11 @@ cluster) and leaves the finished units in the store.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -118,9 +119,12 @@ def _worker_name() -> str:
 
 
 def run_units(units: Sequence[Unit], options: Options, *, store=None,
-              progress: Callable[[str], None] | None = None) -> list[Record]:
-    """Run ``units``; their records, in the order given."""
+              progress: Callable[[str], None] | None = None,
+              finished: Callable[[Record], None] | None = None) -> list[Record]:
+    """Run ``units``; their records, in the order given. ``finished`` is told each record
+    as it is known (taken from the store, or as its unit ends)."""
     say = progress or (lambda text: None)
+    told = finished or (lambda record: None)
     records: dict[str, Record] = {}
     pending = []
     for unit in units:
@@ -129,6 +133,7 @@ def run_units(units: Sequence[Unit], options: Options, *, store=None,
             records[unit.key] = Record(unit.key, stored["status"], stored.get("result"),
                                        stored.get("error", ""), stored.get("worker", ""),
                                        stored.get("seconds", 0.0), cached=True)
+            told(records[unit.key])
         else:
             pending.append(unit)
     if store is not None:
@@ -137,21 +142,22 @@ def run_units(units: Sequence[Unit], options: Options, *, store=None,
             say(f"{len(units) - len(pending)} of {len(units)} units unchanged since the "
                 "stored run: not run again")
 
-    def finished(unit: Unit, record: Record) -> None:
+    def done(unit: Unit, record: Record) -> None:
         records[unit.key] = record
         if store is not None:
             store.put(unit.key, unit.arguments, record.to_store())
+        told(record)
 
     try:
         if pending and (options.scheduler or (len(pending) > 1 and options.workers != 0)):
             from verify.execute.cluster import run_on_cluster
 
-            run_on_cluster(pending, options, finished, say)
+            run_on_cluster(pending, options, done, say)
         else:
             for index, unit in enumerate(pending, 1):
                 say(f"[{index}/{len(pending)}] {unit.key} ...")
                 outcome = call_unit(unit.function, unit.arguments, watched=False)
-                finished(unit, _record(unit, outcome))
+                done(unit, _record(unit, outcome))
     except KeyboardInterrupt:
         if store is not None:
             store.mark("interrupted", units=len(units), finished=len(records))
@@ -160,6 +166,18 @@ def run_units(units: Sequence[Unit], options: Options, *, store=None,
         store.mark("complete", units=len(units),
                    errors=sum(r.status == "error" for r in records.values()))
     return [records[unit.key] for unit in units]
+
+
+@contextlib.contextmanager
+def session(options: Options) -> Iterator[None]:
+    """Keep one cluster for every :func:`run_units` call inside, for a command that runs
+    its units in several rounds (``history``'s bisection, ``report``'s sections): the
+    embedded cluster starts once, when a call first needs it, and stops at the end (also
+    on an exception); a connection to ``--scheduler`` is made once."""
+    from verify.execute.cluster import kept
+
+    with kept(options):
+        yield
 
 
 def _record(unit: Unit, outcome: dict) -> Record:

@@ -11,6 +11,7 @@ before it submits anything (:class:`ClusterMismatch`, exit 2).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -62,11 +63,47 @@ def _cores() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+_KEPT: dict = {}
+"""Inside :func:`kept`: its options, and the connection once a run has made it."""
+
+
+@contextlib.contextmanager
+def kept(options):
+    """One connection (and embedded cluster) for every run on ``options`` inside, made
+    when a run first needs it; closed at the end."""
+    if _KEPT:  # a session inside a session: the outer one keeps the cluster
+        yield
+        return
+    _KEPT["options"] = options
+    try:
+        yield
+    finally:
+        client, cluster = _KEPT.pop("connection", (None, None))
+        _KEPT.clear()
+        if client is not None:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _connection(options) -> tuple:
+    """``(client, cluster, owned)``: a kept connection (not ``owned``: the session closes
+    it), else a new one this run closes."""
+    if _KEPT.get("options") != options:
+        return (*connect(options), True)
+    if "connection" not in _KEPT:
+        _KEPT["connection"] = connect(options)
+    return (*_KEPT["connection"], False)
+
+
 def connect(options) -> tuple:
     """``(client, cluster)``: ``cluster`` is the embedded one, ``None`` for an existing."""
     import dask
     from distributed import Client, LocalCluster
 
+    # the scheduler of an embedded cluster, and the client, log in this process at INFO,
+    # which reaches any root handler a library under test installed (Paddle's prints them)
+    logging.getLogger("distributed").setLevel(logging.ERROR)
     if options.scheduler:
         try:
             client = Client(options.scheduler, timeout="15s")
@@ -95,7 +132,7 @@ def run_on_cluster(units, options, finished: Callable, say: Callable[[str], None
 
     from verify.execute import Record, call_unit
 
-    client, cluster = connect(options)
+    client, cluster, owned = _connection(options)
     run = uuid.uuid4().hex[:8]
     futures = {}
     try:
@@ -133,9 +170,10 @@ def run_on_cluster(units, options, finished: Callable, say: Callable[[str], None
         client.cancel(list(futures), force=True)  # this run's own work only
         raise
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        if owned:
+            client.close()
+            if cluster is not None:
+                cluster.close()
 
 
 def _restart(client, worker: str | None, say) -> None:

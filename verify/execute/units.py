@@ -74,3 +74,13 @@ def history_unit(*, plan: dict, version: str, cache: str | None, index: dict) ->
                               cache=None if cache is None else Path(cache),
                               index=IndexOptions.from_record(index))
     return release.to_record()
+
+
+def report_unit(*, function, arguments: dict):
+    """One item of a report's section (a claim, a depth figure, a catalog entry, a
+    measurement, a model's audit): ``function(**arguments)``, with Paddle imported first
+    (:func:`verify.report.sections.paddle_first`)."""
+    from verify.report.sections import paddle_first
+
+    paddle_first()
+    return function(**arguments)

@@ -167,7 +167,7 @@ def run_history(plan: Plan, *, selection: Selection, index: IndexOptions,
 
     ``available`` is the index's list of releases when the caller already has it (else it
     is asked for). Raises :class:`IndexUnavailable` when the index has no release."""
-    from verify.execute import Options, Unit, run_units
+    from verify.execute import Options, Unit, run_units, session
     from verify.execute.units import history_unit
 
     started = time.monotonic()
@@ -200,9 +200,10 @@ def run_history(plan: Plan, *, selection: Selection, index: IndexOptions,
             releases.append(release)
         return releases
 
-    releases, left = explore_rounds(start, candidates, evaluate_round,
-                                    chosen="explicit" if selection.explicit else "minor",
-                                    bisect=bisect, budget=len(start) + max_releases)
+    with session(executor):  # one cluster for every round
+        releases, left = explore_rounds(start, candidates, evaluate_round,
+                                        chosen="explicit" if selection.explicit else "minor",
+                                        bisect=bisect, budget=len(start) + max_releases)
     return History(plan=plan, selection=selection, candidates=list(candidates),
                    releases=releases, not_bisected=left, left_out=left_out,
                    cache=cache if cache is not None else default_cache(),

@@ -22,13 +22,13 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
+from verify.execute import session
 from verify.report import document, render
 from verify.report.models import run_models
 from verify.report.progress import Progress
 from verify.report.sections import (
     Section,
     Settings,
-    close_pools,
     family_wise,
     run_claims,
     run_conformance,
@@ -148,14 +148,14 @@ def run(out: Path, settings: Settings, *, progress: Progress | None = None,
             sections.append(section)
             return section
 
-        claims = finish(timed(run_claims, settings, progress, figures))
-        depth = finish(timed(run_depth, settings, progress, figures))
-        close_pools()  # the workers of the claims and the depth figures
-        conformance = finish(timed(run_conformance, settings, progress, figures))
-        rows = conformance.data["rows"]
-        deviations = finish(timed(run_deviations, settings, progress, figures, rows))
-        statistics = finish(timed(run_statistics, settings, progress, figures))
-        models = finish(timed(run_models, settings, progress, figures))
+        with session(settings.executor):  # one cluster for every section
+            claims = finish(timed(run_claims, settings, progress, figures))
+            depth = finish(timed(run_depth, settings, progress, figures))
+            conformance = finish(timed(run_conformance, settings, progress, figures))
+            rows = conformance.data["rows"]
+            deviations = finish(timed(run_deviations, settings, progress, figures, rows))
+            statistics = finish(timed(run_statistics, settings, progress, figures))
+            models = finish(timed(run_models, settings, progress, figures))
         written = {}
         for section in (claims, depth, deviations, statistics, models):
             written.update(section.figures)
@@ -185,7 +185,6 @@ def run(out: Path, settings: Settings, *, progress: Progress | None = None,
         _write(staging, doc)
         publish(staging, out)
     except BaseException:
-        close_pools(wait=False)
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return doc

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from verify.report import plots
 from verify.report.progress import Progress
-from verify.report.sections import Section, Settings, _save, in_processes, slug
+from verify.report.sections import Section, Settings, _save, on_executor, slug
 
 EXAMPLES = 5
 """Configs hypothesis draws around each architecture's starting config (the command
@@ -182,10 +182,11 @@ def summary_counts(rows: list[dict]) -> Counter:
 def run_models(settings: Settings, progress: Progress, figures: Path) -> Section:
     found, missing = targets(settings)
     progress.start("models", len(found))
-    tasks = [(target, audit_target, (target, kwargs, settings.seed, examples,
-                                     settings.timeout))
+    tasks = [(target, audit_target, {"target": target, "kwargs": kwargs,
+                                     "seed": settings.seed, "examples": examples,
+                                     "timeout": settings.timeout})
              for target, kwargs, examples in found]
-    rows = in_processes(tasks, settings.processes, progress,
+    rows = on_executor(tasks, settings, progress,
                         lambda row: f"{row['verdict']}, {len(row['findings'])} findings")
     written = {}
     panels = depth_panels(rows)

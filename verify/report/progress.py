@@ -46,9 +46,12 @@ class Progress:
         elif previous is None or 10 * done // total != 10 * previous[0] // previous[1]:
             self.status.line(f"    {self.label}: {done}/{total}")
 
-    def done(self, label: str, status: str = "") -> None:
+    def done(self, label: str, status: str = "", *, seconds: float | None = None) -> None:
+        """Item ``label`` ended; ``seconds`` it took, where it did not run between
+        :meth:`item` and now (a unit on a worker)."""
         self.count += 1
-        seconds = time.perf_counter() - self.item_started
+        if seconds is None:
+            seconds = time.perf_counter() - self.item_started
         if not self.tty:
             tail = f": {status}" if status else ""
             self.status.line(f"    [{self.count}/{self.total}] {label}{tail} ({seconds:.1f} s)")
@@ -63,6 +66,17 @@ class Progress:
 
     def note(self, text: str) -> None:
         self.status.line(text)
+
+    def executor(self, text: str) -> None:
+        """A line of the executor (:mod:`verify.execute`: the unit starting in this
+        process, or the cluster's units done and running): on a terminal, the item at
+        hand; in a log, a line."""
+        if self.tty:
+            self.label, self.inner = text, None
+            self.item_started = time.perf_counter()
+            self._draw()
+        else:
+            self.status.line(f"    {text}")
 
     def _draw(self) -> None:
         if not self.tty:

@@ -6,14 +6,12 @@ one-line summary.
 from __future__ import annotations
 
 import dataclasses
+import io
 import math
-import multiprocessing
-import os
 import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +20,7 @@ from PIL import Image
 
 from verify import claims as claims_module
 from verify import measure
+from verify.execute import Options, Unit, run_units
 from verify.matrix import label
 from verify.report import plots
 from verify.report.progress import Progress
@@ -45,13 +44,6 @@ QUICK_BUDGET = measure.Budget(runs=20, power_trials=1, peer_trials=2, default_tr
                               explore=False)
 
 
-def available_cores() -> int:
-    """The cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
-
-
 @dataclass(frozen=True)
 class Settings:
     """What a report run does; recorded in ``report.json``."""
@@ -72,11 +64,12 @@ class Settings:
     budget: measure.Budget = REPORT_BUDGET
     depth_quick: bool = False
     qq_shape: tuple[int, ...] = (64, 16)
-    processes: int = field(default_factory=available_cores)
-    """Processes that run the claims, the depth figures and the conformance entries side
-    by side (one thread each, see :mod:`verify.threads`); 1 runs them in this process,
-    one after another. The results do not depend on it: each claim, figure and entry
-    draws from its own seed."""
+    executor: Options = field(default_factory=Options)
+    """Where the claims, the depth figures, the conformance entries, the measurements and
+    the models' audits run side by side (:mod:`verify.execute`): by default an embedded
+    Dask cluster of one single-threaded worker per core; ``Options(workers=0)`` runs them
+    in this process, one after another. The results do not depend on it: each claim,
+    figure and entry draws from its own seed."""
 
     @classmethod
     def quick_run(cls, seed: int, libraries: tuple[str, ...] | None = None) -> Settings:
@@ -86,11 +79,13 @@ class Settings:
                    claims=QUICK_CLAIMS, claim_examples=1, keras_backends=None, dtypes=False,
                    conformance_examples=1,
                    budget=QUICK_BUDGET,
-                   depth_quick=True, processes=1)
+                   depth_quick=True, executor=Options(workers=0))
 
     def to_dict(self) -> dict:
         found = dataclasses.asdict(self)
         found["budget"] = dataclasses.asdict(self.budget)
+        found["executor"] = {"workers": self.executor.workers,
+                             "scheduler": self.executor.scheduler}
         found["policy"] = {"alpha": DEFAULT_POLICY.alpha, "power": DEFAULT_POLICY.power,
                            "effect": DEFAULT_POLICY.effect,
                            "suspicious": DEFAULT_POLICY.suspicious}
@@ -113,9 +108,20 @@ def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=FIGURE_DPI)
+    return buffer.getvalue()
+
+
 def _save(figure, directory: Path, name: str, title: str, caption: str) -> dict:
+    return _save_png(_png(figure), directory, name, title, caption)
+
+
+def _save_png(data: bytes, directory: Path, name: str, title: str, caption: str) -> dict:
+    """A figure drawn anywhere (a worker on another host, say) written into the report."""
     path = directory / f"{name}.png"
-    figure.savefig(path, dpi=FIGURE_DPI)
+    path.write_bytes(data)
     with Image.open(path) as image:
         width, height = image.size
     return {"file": f"figures/{path.name}", "title": title, "caption": caption,
@@ -168,52 +174,40 @@ def _has_relative_checks(result: claims_module.ClaimResult) -> bool:
                for e in result.explorations for x in e.examples for c in x.results)
 
 
-def in_processes(tasks: Sequence[tuple[str, Callable, tuple]], processes: int,
-                 progress: Progress, describe: Callable[[object], str] = lambda _: ""
-                 ) -> list:
-    """Run ``function(*args)`` for each ``(name, function, args)``: in this process when
-    ``processes`` is 1, else in a pool of that many fresh processes (started by
-    ``spawn``: nothing of this process's state is shared). Results come back, and
-    progress is told, in the order of ``tasks``; an interrupt cancels what has not
-    started and stops the workers."""
-    if processes <= 1 or len(tasks) <= 1:
-        results = []
-        for name, function, args in tasks:
-            progress.item(name)
-            results.append(function(*args))
-            progress.done(name, describe(results[-1]))
-        return results
-    pool = _pool(processes)
-    try:
-        futures: list[Future] = [pool.submit(function, *args) for _, function, args in tasks]
-        results = []
-        for (name, _, _), future in zip(tasks, futures, strict=True):
-            progress.item(name)
-            results.append(future.result())
-            progress.done(name, describe(results[-1]))
-    except BaseException:
-        close_pools(wait=False)
-        raise
-    return results
+class UnitFailed(RuntimeError):
+    """An item of a section raised: the report stops, as it would in this process."""
 
 
-_POOLS: dict[int, ProcessPoolExecutor] = {}
+def on_executor(tasks: Sequence[tuple[str, Callable, dict]], settings: Settings,
+                progress: Progress, describe: Callable[[object], str] = lambda _: ""
+                ) -> list:
+    """Run ``function(**arguments)`` for each ``(name, function, arguments)`` as units of
+    ``settings.executor`` (:func:`verify.execute.run_units`: in this process for
+    ``--workers 0`` or a single item, else on a Dask cluster), each with Paddle imported
+    first (:func:`paddle_first`). Results come back in the order of ``tasks``, progress is
+    told as each ends; an item that raises stops the report with :class:`UnitFailed`."""
+    from verify.execute.units import report_unit
+
+    units = [Unit(name, report_unit, {"function": function, "arguments": arguments})
+             for name, function, arguments in tasks]
+
+    def finished(record) -> None:
+        if record.status == "done":
+            progress.done(record.key, describe(record.result), seconds=record.seconds)
+
+    records = run_units(units, settings.executor, progress=progress.executor,
+                        finished=finished)
+    for record in records:
+        if record.status != "done":
+            raise UnitFailed(f"{record.key}: {record.error}")
+    return [record.result for record in records]
 
 
-def _pool(processes: int) -> ProcessPoolExecutor:
-    """One pool per size, kept for the sections that follow (a worker's start, which
-    imports PyTorch, takes seconds); :func:`close_pools` ends them."""
-    if processes not in _POOLS:
-        _POOLS[processes] = ProcessPoolExecutor(
-            processes, mp_context=multiprocessing.get_context("spawn"),
-            initializer=_worker_start)
-    return _POOLS[processes]
-
-
-def _worker_start() -> None:
-    """Paddle first where it is installed: a worker may audit TensorFlow's layers and then
+def paddle_first() -> None:
+    """Paddle first where it is installed: a process may audit TensorFlow's layers and then
     Paddle's, and Paddle imported after TensorFlow crashes the process (see
-    :data:`verify.catalog.ISOLATED`); this order works."""
+    :data:`verify.catalog.ISOLATED`); this order works. Every process that runs a report's
+    items calls it: this one, and each unit on a worker (:func:`on_executor`)."""
     import importlib.util
 
     if importlib.util.find_spec("paddle") is not None:
@@ -221,13 +215,6 @@ def _worker_start() -> None:
             import paddle  # noqa: F401
         except Exception:  # a broken install: its entries say why when they run
             pass
-
-
-def close_pools(*, wait: bool = True) -> None:
-    """Stop the worker processes (without ``wait``, cancel what has not started)."""
-    while _POOLS:
-        _, pool = _POOLS.popitem()
-        pool.shutdown(wait=wait, cancel_futures=not wait)
 
 
 def _run_claim(claim_id: str, ctx: claims_module.Context) -> claims_module.ClaimResult:
@@ -238,8 +225,9 @@ def run_claims(settings: Settings, progress: Progress, figures: Path) -> Section
     selected = claims_module.select(list(settings.claims) if settings.claims else None)
     progress.start("claims", len(selected))
     ctx = claims_module.Context(seed=settings.seed, max_examples=settings.claim_examples)
-    results = in_processes([(claim.id, _run_claim, (claim.id, ctx)) for claim in selected],
-                           settings.processes, progress, lambda result: result.verdict)
+    results = on_executor([(claim.id, _run_claim, {"claim_id": claim.id, "ctx": ctx})
+                           for claim in selected], settings, progress,
+                          lambda result: result.verdict)
     errata: dict[str, list[str]] = {}
     for result in results:
         if result.id.endswith(ERRATUM):
@@ -284,22 +272,25 @@ DEPTH_CAPTIONS = {
 }
 
 
-def _depth_figure(name: str, seed: int, kwargs: dict, figures: Path) -> dict:
+def _depth_figure(name: str, seed: int, kwargs: dict) -> bytes:
+    """The PNG of depth figure ``name`` (the report writes it: a worker may run elsewhere)."""
     from verify.figures import FIGURES
 
-    title, caption = DEPTH_CAPTIONS[name]
     with torch.no_grad():
-        figure = FIGURES[name](seed, **kwargs)
-    return {**_save(figure, figures, name, title, caption), "settings": kwargs or "default"}
+        return _png(FIGURES[name](seed, **kwargs))
 
 
 def run_depth(settings: Settings, progress: Progress, figures: Path) -> Section:
     from verify.figures import FIGURES, QUICK
 
     progress.start("depth figures", len(FIGURES))
-    tasks = [(name, _depth_figure, (name, settings.seed, QUICK[name] if settings.depth_quick
-                                    else {}, figures)) for name in FIGURES]
-    written = dict(zip(FIGURES, in_processes(tasks, settings.processes, progress), strict=True))
+    chosen = {name: QUICK[name] if settings.depth_quick else {} for name in FIGURES}
+    tasks = [(name, _depth_figure, {"name": name, "seed": settings.seed,
+                                    "kwargs": chosen[name]}) for name in FIGURES]
+    written = {name: {**_save_png(data, figures, name, *DEPTH_CAPTIONS[name]),
+                      "settings": chosen[name] or "default"}
+               for name, data in zip(FIGURES, on_executor(tasks, settings, progress),
+                                     strict=True)}
     return Section("depth figures", len(written), f"{len(written)} figures",
                    {"settings": "quick" if settings.depth_quick else "default"}, written)
 
@@ -335,12 +326,14 @@ def run_conformance(settings: Settings, progress: Progress, figures: Path) -> Se
         for dtype in (entry.dtypes if settings.dtypes else ("float32",)):
             name = label({"target": entry.name, "backend": entry.backend, "dtype": dtype})
             tasks.append((name, _conformance_row,
-                          (entry.library, entry.backend, index, dtype, settings.seed,
-                           settings.conformance_examples, settings.timeout)))
+                          {"library": entry.library, "backend": entry.backend,
+                           "index": index, "dtype": dtype, "seed": settings.seed,
+                           "examples": settings.conformance_examples,
+                           "timeout": settings.timeout}))
     progress.start("conformance", len(tasks))
     # Each entry's seed and shapes come from the run seed and the entry: the rows do not
     # depend on which process checks them.
-    rows = in_processes(tasks, settings.processes, progress, lambda row: row["verdict"])
+    rows = on_executor(tasks, settings, progress, lambda row: row["verdict"])
     rows += skipped_rows(found.skipped)
     libraries = sorted({e.library for e in found.entries})
     summary = _counts(r["verdict"] for r in rows if r["verdict"] != "skipped")
@@ -451,12 +444,12 @@ def run_statistics(settings: Settings, progress: Progress, figures: Path) -> Sec
     data: dict = {"budget": dataclasses.asdict(budget)}
 
     # The three measurements draw from their own seeds: they run side by side in the
-    # report's pool (the peer comparison, the longest, first).
-    tasks = [("peer comparison", _peers, (budget, settings.seed)),
-             ("null calibration", _null, (budget, settings.seed)),
-             ("power curve", _power, (budget, settings.seed))]
-    peers, data["null"], data["power"] = in_processes(
-        tasks, settings.processes, progress,
+    # report's executor (the peer comparison, the longest, first).
+    arguments = {"budget": budget, "seed": settings.seed}
+    tasks = [("peer comparison", _peers, arguments), ("null calibration", _null, arguments),
+             ("power curve", _power, arguments)]
+    peers, data["null"], data["power"] = on_executor(
+        tasks, settings, progress,
         lambda found: f"unavailable: {found['unavailable']}" if "unavailable" in found else "")
     if "unavailable" in peers:
         data["peers"], data["peers_unavailable"] = None, peers["unavailable"]
