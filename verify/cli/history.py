@@ -39,7 +39,8 @@ def add_parser(commands) -> None:
         "--target any distribution) beside this environment, never into it: pip install "
         "--target into a cache, one directory per release. Run the entries on each in a "
         "child process, starting with the latest patch of each minor release and then "
-        "bisecting between neighbours whose verdicts differ, and print when each deviation "
+        "bisecting between neighbours whose verdicts differ (the releases of a round side "
+        "by side on the executor: --workers, --scheduler), and print when each deviation "
         "appeared and disappeared. A release that cannot be installed or imported is "
         "recorded with the reason. Exit 0 when it ran (a deviation is a result), 2 for bad "
         "usage.",

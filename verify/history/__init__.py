@@ -12,7 +12,10 @@ The steps, one module each:
 - :mod:`~verify.history.bisect`: more releases between neighbours whose verdicts differ.
 - :mod:`~verify.history.summary`: the changes, exact or not, confounded or not.
 
-:func:`run_history` does them in order and returns a :class:`History`.
+:func:`run_history` does them in order and returns a :class:`History`. The releases of a
+round (the starting ones, then each bisection round's middles) are units of the executor
+(:mod:`verify.execute`), one per release (:func:`install_and_run`): side by side on an
+embedded Dask cluster, or on an existing cluster's workers.
 """
 
 from __future__ import annotations
@@ -185,20 +188,25 @@ def run_history(plan: Plan, *, selection: Selection, index: IndexOptions,
                  "cache": None if cache is None else str(cache)}
 
     def evaluate_round(versions: list[Version], chosen: str) -> list[Release]:
-        units = [Unit(f"{plan.distribution} {version}", history_unit,
-                      {**arguments, "version": str(version)}) for version in versions]
-        records = run_units(units, executor, store=store, progress=progress)
-        releases = []
-        for version, record in zip(versions, records, strict=True):
+        keys = {f"{plan.distribution} {version}": version for version in versions}
+        numbers = {version: next(counter) for version in versions}
+        units = [Unit(key, history_unit, {**arguments, "version": str(version)})
+                 for key, version in keys.items()]
+        releases: dict[Version, Release] = {}
+
+        def finished(record) -> None:  # as each release ends, wherever it ran
+            version = keys[record.key]
             if record.status == "done":
                 release = Release.from_record({**record.result, "chosen": chosen})
             else:
                 release = Release(version=version, chosen=chosen, error=record.error,
                                   installed=Installed(version=str(version), path=None))
-            progress(f"{plan.distribution} {version} ({chosen}, #{next(counter)}): "
+            releases[version] = release
+            progress(f"{plan.distribution} {version} ({chosen}, #{numbers[version]}): "
                      f"{describe(release)}")
-            releases.append(release)
-        return releases
+
+        run_units(units, executor, store=store, progress=progress, finished=finished)
+        return [releases[version] for version in versions]
 
     with session(executor):  # one cluster for every round
         releases, left = explore_rounds(start, candidates, evaluate_round,

@@ -8,6 +8,10 @@ untried release of every gap; the gap then splits into two, one of which holds t
 like any other and only narrows the gap by itself. The rounds end when no gap is left, or
 when ``budget`` releases have been tried: the gaps left are returned, for the summary to
 say that those changes were not bisected.
+
+The releases of one round do not depend on each other: :func:`explore_rounds` hands a
+whole round to its caller, which runs them side by side (on the executor,
+:mod:`verify.execute`).
 """
 
 from __future__ import annotations
