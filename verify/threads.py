@@ -8,7 +8,7 @@ slice. Measured on 2 cores shared with other busy processes: a training run of
 ``residual.easier-to-train`` took 143 s with two threads and 11 s with one, a layer
 experiment of ``linear.variance`` 8.7 s and 1.1 s (OpenBLAS), two depth claims 65 s and
 35 s, the pass over 1.4 M entries 0.1 to 2.5 s and 16 ms, with the same results.
-Parallelism comes from processes instead (pytest-xdist workers, the report's pool),
+Parallelism comes from processes instead (pytest-xdist workers, the executor's Dask workers),
 one per core.
 
 The variables are read when the libraries load, so :func:`one_thread_per_process`

@@ -11,7 +11,8 @@ otherwise on a ``LocalCluster`` of ``--workers`` processes (default: every core)
 cluster at ``--scheduler`` (or ``$VERIFY_DASK_SCHEDULER``), after checking that its
 workers run this project's code and the libraries' versions (:mod:`.cluster`). Results are
 streamed into a :class:`~verify.execute.store.Store` as they finish, and ``--resume``
-takes the stored results of unchanged units.
+takes the stored results of unchanged units. A command that calls it several times (a
+round or a section at a time) keeps one cluster for all of them inside :func:`session`.
 
 Faults: a unit's own exception is its result (an error, with the reason; not retried:
 it would fail again). A worker that dies mid-unit makes the scheduler run the unit
