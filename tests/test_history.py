@@ -145,6 +145,21 @@ def test_resume_takes_the_stored_releases(fake, tmp_path):
     assert "3 of 3 units unchanged since the stored run: not run again" in again.stderr
     assert "[1/" not in again.stderr  # nothing ran
     assert json.loads(again.stdout)["releases"] == json.loads(first.stdout)["releases"]
+    manifest = json.loads((tmp_path / "cache-runs" / "run.json").read_text())
+    assert manifest["status"] == "complete"  # after the last round, not after each
+    assert manifest["units"] == len(json.loads(first.stdout)["releases"])
+
+
+def test_the_store_is_complete_only_after_the_last_round(fake, tmp_path):
+    cache = tmp_path / "cache"  # two rounds: 1.0.0 and 1.2.0, then 1.1.0 between them
+    done = history(*history_arguments(fake["house"], cache), "--versions", "1.0.0",
+                   "1.2.0", "--json")
+    assert done.returncode == 0, done.stderr
+    releases = json.loads(done.stdout)["releases"]
+    assert [r["chosen"] for r in releases] == ["explicit", "bisect", "explicit"]
+    manifest = json.loads((tmp_path / "cache-runs" / "run.json").read_text())
+    assert manifest["status"] == "complete"
+    assert manifest["units"] == len(releases)
 
 
 def test_the_text_output_tells_when_the_deviation_appeared(fake):

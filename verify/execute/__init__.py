@@ -121,9 +121,11 @@ def _worker_name() -> str:
 
 def run_units(units: Sequence[Unit], options: Options, *, store=None,
               progress: Callable[[str], None] | None = None,
-              finished: Callable[[Record], None] | None = None) -> list[Record]:
+              finished: Callable[[Record], None] | None = None,
+              last: bool = True) -> list[Record]:
     """Run ``units``; their records, in the order given. ``finished`` is told each record
-    as it is known (taken from the store, or as its unit ends)."""
+    as it is known (taken from the store, or as its unit ends). ``last=False``: a round of
+    a command that runs several (``history``), which marks its store complete itself."""
     say = progress or (lambda text: None)
     told = finished or (lambda record: None)
     records: dict[str, Record] = {}
@@ -163,7 +165,7 @@ def run_units(units: Sequence[Unit], options: Options, *, store=None,
         if store is not None:
             store.mark("interrupted", units=len(units), finished=len(records))
         raise
-    if store is not None:
+    if store is not None and last:
         store.mark("complete", units=len(units),
                    errors=sum(r.status == "error" for r in records.values()))
     return [records[unit.key] for unit in units]

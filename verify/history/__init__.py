@@ -205,13 +205,17 @@ def run_history(plan: Plan, *, selection: Selection, index: IndexOptions,
             progress(f"{plan.distribution} {version} ({chosen}, #{numbers[version]}): "
                      f"{describe(release)}")
 
-        run_units(units, executor, store=store, progress=progress, finished=finished)
+        run_units(units, executor, store=store, progress=progress, finished=finished,
+                  last=False)
         return [releases[version] for version in versions]
 
     with session(executor):  # one cluster for every round
         releases, left = explore_rounds(start, candidates, evaluate_round,
                                         chosen="explicit" if selection.explicit else "minor",
                                         bisect=bisect, budget=len(start) + max_releases)
+    if store is not None:  # every round done: the run's manifest counts all of them
+        store.mark("complete", units=len(releases),
+                   errors=sum(bool(r.error) for r in releases))
     return History(plan=plan, selection=selection, candidates=list(candidates),
                    releases=releases, not_bisected=left, left_out=left_out,
                    cache=cache if cache is not None else default_cache(),
