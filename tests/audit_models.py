@@ -151,6 +151,21 @@ def broken_correlated() -> nn.Module:
     return model
 
 
+class LayerScale(nn.Module):
+    """Two linear layers, each with a layer-scale vector filled with 0.1 (BEiT's
+    ``lambda_1``): the same constant in every build, whatever the seed."""
+
+    def __init__(self, width: int = WIDTH) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(2))
+        self.scales = nn.ParameterList(nn.Parameter(0.1 * torch.ones(width))
+                                       for _ in range(2))
+
+
+def correct_layer_scale() -> nn.Module:
+    return LayerScale()
+
+
 def correct_two_layers() -> nn.Module:
     return nn.Sequential(nn.Linear(WIDTH, WIDTH), nn.Linear(WIDTH, WIDTH))
 

@@ -26,7 +26,7 @@ def findings_of(result, kind: str):
 
 @pytest.mark.parametrize("builder", [models.correct_scheme, models.correct_defaults,
                                      models.correct_two_layers, models.attention_per_projection,
-                                     models.tied_embedding])
+                                     models.tied_embedding, models.correct_layer_scale])
 def test_correct_models_pass(builder):
     result = audit_model(builder, api="torch", seed=SEED)
     assert result.verdict == "pass", result.table()
