@@ -39,7 +39,8 @@ def pattern(name: str) -> str:
 
 
 def explore_configs(result: engine.AuditResult, builder, *, spec, waivers, examples: int,
-                    seed: int, policy, config: dict) -> None:
+                    seed: int, policy, config: dict,
+                    budget: engine.Budget = engine.DEFAULT_BUDGET) -> None:
     """Draw ``examples`` configs around ``builder``'s; add what is new to ``result``."""
     # a finding is new if it concerns a tensor that had none at the starting config: the
     # same deviation may be grouped, or diagnosed, otherwise at another config
@@ -55,13 +56,15 @@ def explore_configs(result: engine.AuditResult, builder, *, spec, waivers, examp
         try:
             resolved = hf.builder(builder.model_class, config=merged, kwargs={},
                                   timeout=builder.timeout)
+            outcome = engine.run(resolved, spec=spec, waivers=waivers,
+                                 seed=derive_seed(seed, "explore",
+                                                  json.dumps(merged, sort_keys=True)),
+                                 policy=policy, reload=False, max_builds=BUILDS_PER_EXAMPLE,
+                                 families=False, budget=budget)
         except BuildError:
-            return None, merged  # a config the class rejects is not a finding
-        outcome = engine.run(resolved, spec=spec, waivers=waivers,
-                             seed=derive_seed(seed, "explore", json.dumps(merged,
-                                                                           sort_keys=True)),
-                             policy=policy, reload=False, max_builds=BUILDS_PER_EXAMPLE,
-                             families=False)
+            # a config the class or the model rejects (SqueezeBERT's embedding_size must
+            # equal the drawn hidden_size) is not a finding
+            return None, merged
         for tensor in outcome.tensors:
             if tensor.fans and tensor.measured.std > 0 and not tensor.buffer:
                 profile.append({"role": pattern(tensor.name),
