@@ -23,16 +23,20 @@ from typing import Any
 
 from verify.audit.builders import BuildError, builder_of
 from verify.audit.compare import ModelComparison, compare_models
-from verify.audit.engine import AuditResult, TensorReport
+from verify.audit.engine import AuditResult, Budget, TensorReport
 from verify.audit.findings import KINDS, Finding, Waiver, load_waivers
 from verify.seeding import run_seed
 from verify.stats import DEFAULT_POLICY, Policy
 
-__all__ = ["KINDS", "AuditResult", "BuildError", "Finding", "ModelComparison", "TensorReport",
-           "Waiver", "assert_audit_passes", "audit_model", "compare_models", "load_waivers"]
+__all__ = ["KINDS", "AuditResult", "Budget", "BuildError", "Finding", "ModelComparison",
+           "TensorReport", "Waiver", "assert_audit_passes", "audit_model", "compare_models",
+           "load_waivers"]
 
 
-def _spec(spec: Any, model_class: str | None):
+def _spec(spec: Any, model_class: str | None, config: Mapping[str, Any] | None = None):
+    """The spec to audit against: ``spec`` (a file, or a Spec), else a transformers
+    class's built-in spec, else the generic init's config semantics where the model
+    keeps it (:mod:`verify.audit.specs.generic`), else None."""
     if spec is None:
         if model_class is None:
             return None
@@ -40,7 +44,12 @@ def _spec(spec: Any, model_class: str | None):
             from verify.audit.specs import builtin_spec
         except ImportError:
             return None
-        return builtin_spec(model_class)
+        found = builtin_spec(model_class)
+        if found is None:
+            from verify.audit.specs.generic import generic_spec
+
+            found = generic_spec(model_class, config)
+        return found
     if isinstance(spec, str | Path):
         from verify.audit.spec import load_spec
 
@@ -61,6 +70,7 @@ def audit_model(
     timeout: float = 60.0,
     policy: Policy = DEFAULT_POLICY,
     progress: Callable | None = None,
+    budget: Budget | None = None,
 ) -> AuditResult:
     """Audit the model ``builder`` builds.
 
@@ -70,7 +80,8 @@ def audit_model(
     :class:`~verify.audit.spec.Spec`, a TOML file's path, or None (the built-in spec of a
     ``transformers:`` target, else the framework defaults and anomalies only).
     ``config`` overrides a transformers config's fields; ``examples`` above 0 lets
-    hypothesis draw configs around it (transformers targets).
+    hypothesis draw configs around it (transformers targets). ``budget`` bounds the
+    builds (:class:`~verify.audit.engine.Budget`; default: 256 builds, 8 s of building).
     """
     import time
 
@@ -81,14 +92,16 @@ def audit_model(
     resolved = builder_of(builder, api=api, kwargs=kwargs, config=config, timeout=timeout)
     if isinstance(waivers, str | Path):
         waivers = load_waivers(waivers)
-    resolved_spec = _spec(spec, resolved.model_class)
+    resolved_spec = _spec(spec, resolved.model_class, config)
+    budget = budget or engine.DEFAULT_BUDGET
     result = engine.run(resolved, spec=resolved_spec, waivers=waivers, seed=seed,
-                        policy=policy, progress=progress)
+                        policy=policy, progress=progress, budget=budget)
     if examples > 0 and resolved.model_class is not None:
         from verify.audit.explore import explore_configs
 
         explore_configs(result, resolved, spec=resolved_spec, waivers=waivers,
-                        examples=examples, seed=seed, policy=policy, config=config or {})
+                        examples=examples, seed=seed, policy=policy, config=config or {},
+                        budget=budget)
     result.elapsed = time.perf_counter() - start  # resolving and exploring included
     return result
 

@@ -329,12 +329,27 @@ def _resample(units: list[_Unit], builds: _Builds, count: int, policy: Policy) -
 # --- the audit -------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Budget:
+    """How many builds an audit may make: at most ``builds``, ``seconds`` of building
+    (None: no bound in time, so the count of builds depends on nothing but the model), and
+    ``entries`` kept over all builds."""
+
+    builds: int = MAX_BUILDS
+    seconds: float | None = BUILD_BUDGET
+    entries: int = ENTRY_BUDGET
+
+
+DEFAULT_BUDGET = Budget()
+
+
 def run(builder: Builder, *, spec: Any = None, waivers: Sequence[Waiver] = (), seed: int,
         policy: Policy = DEFAULT_POLICY, progress: Callable | None = None,
-        reload: bool | None = None, max_builds: int = MAX_BUILDS,
-        families: bool = True) -> AuditResult:
+        reload: bool | None = None, max_builds: int | None = None,
+        families: bool = True, budget: Budget = DEFAULT_BUDGET) -> AuditResult:
     """Audit the model ``builder`` builds (see the module's docstring). ``families=False``
-    leaves the measured families out (config exploration does not report them)."""
+    leaves the measured families out (config exploration does not report them);
+    ``max_builds`` lowers ``budget.builds``."""
     start = time.perf_counter()
     result = AuditResult(target=builder.target, api=builder.api, seed=seed,
                          config=_jsonable(builder.config) if builder.model_class else
@@ -414,8 +429,9 @@ def run(builder: Builder, *, spec: Any = None, waivers: Sequence[Waiver] = (), s
     sizes = {p.name: p.array.size for p in params}
     needed = _needed_builds(units, sizes, policy)
     per_build = max(builds.seconds / 3, 1e-4)
-    final = max(2, min(needed, max_builds, math.floor(BUILD_BUDGET / per_build),
-                       max(2, ENTRY_BUDGET // max(total, 1))))
+    in_time = math.floor(budget.seconds / per_build) if budget.seconds else needed
+    final = max(2, min(needed, budget.builds if max_builds is None else max_builds, in_time,
+                       max(2, budget.entries // max(total, 1))))
     _run_units(units, builds, final, policy, progress)
     _resample(units, builds, final, policy)
     result.builds = builds.count
