@@ -27,6 +27,9 @@ APIS = ("torch", "keras", "nnx", "linen", "mlx", "paddle", "tinygrad", "arrays",
         "equinox", "haiku")
 DTYPES = ("float32", "float64", "float16", "bfloat16")
 DEFAULT_EXAMPLES = 5
+ZOO_EXAMPLES = 2
+"""--examples with --zoo (:data:`verify.audit.zoo.EXAMPLES`)."""
+ZOOS = ("transformers",)
 LIBRARIES = ("torch", "transformers", "jax", "flax", "keras", "mlx", "tinygrad")
 
 
@@ -39,10 +42,17 @@ def add_parser(commands) -> None:
         "file, the built-in spec of a transformers class, or its layer's documented default) "
         "and for anomalies: non-finite, uninitialized, constant, identical or correlated "
         "tensors, tensors left on the default, framework fans that differ from the semantic "
-        "fans, seeding, reloading. Exit 0: no finding; 1: findings; 2: bad usage or a "
-        "builder that fails.",
+        "fans, seeding, reloading. With --zoo transformers, every architecture of the "
+        "installed transformers that builds from a small config, one unit each on the "
+        "executor. Exit 0: no finding; 1: findings; 2: bad usage or a builder that fails.",
     )
-    parser.add_argument("targets", nargs="+", metavar="TARGET")
+    parser.add_argument("targets", nargs="*", metavar="TARGET")
+    parser.add_argument("--zoo", choices=ZOOS, default=None,
+                        help="audit every architecture of this library's auto mapping, each "
+                        "at a small config of its own (instead of TARGETs)")
+    parser.add_argument("--only", nargs="+", metavar="PATTERN", default=None,
+                        help="with --zoo: only the architectures whose class name or model "
+                        "type matches one of these shell-style patterns ('GPT2*', 'llama')")
     parser.add_argument("--api", choices=APIS, default=None,
                         help="the builder's api (default: torch; catalog names know theirs)")
     parser.add_argument("--config", metavar="JSON",
@@ -59,9 +69,10 @@ def add_parser(commands) -> None:
     parser.add_argument("--seed", type=integer(0, "a non-negative integer"), default=None,
                         help=f"the run's seed (default: $VERIFY_SEED, else {DEFAULT_SEED})")
     parser.add_argument("--examples", type=integer(0, "a non-negative integer"),
-                        default=DEFAULT_EXAMPLES,
+                        default=None,
                         help="configs hypothesis draws around the starting config "
-                        "(transformers targets; default: %(default)s; 0: none)")
+                        f"(transformers targets; default: {DEFAULT_EXAMPLES}, with --zoo "
+                        f"{ZOO_EXAMPLES}; 0: none)")
     parser.add_argument("--timeout", type=positive_seconds, default=60.0,
                         help="seconds one build may take (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
@@ -102,6 +113,16 @@ def run(args: argparse.Namespace) -> int:
     from verify.audit.dtypes import default_dtype
     from verify.audit.engine import AuditResult
 
+    if args.zoo:
+        return run_zoo(args)
+    if not args.targets:
+        raise UsageError("give a TARGET (transformers:GPT2Model, torch:nn.Linear, "
+                         "package.module:attribute) or --zoo transformers")
+    if args.only:
+        raise UsageError("--only selects architectures of --zoo: add --zoo transformers, or "
+                         "name the TARGETs to audit")
+    if args.examples is None:
+        args.examples = DEFAULT_EXAMPLES
     seed = args.seed if args.seed is not None else run_seed()
     config = _object(args.config, "--config")
     kwargs = _object(args.kwargs, "--kwargs")
@@ -243,3 +264,66 @@ def _fields(results) -> dict:
     if len(results) == 1:
         return {"verdict": verdict, **results[0].to_dict()}
     return {"verdict": verdict, "audits": [r.to_dict() for r in results]}
+
+
+ZOO_OUT = "reports/runs/audit-zoo"
+"""--out with --zoo, unless given: apart from the store of several TARGETs."""
+ZOO_ALONE = ("api", "config", "kwargs", "spec", "waive", "dtype", "upstream")
+"""Options of single audits that --zoo does not take: each architecture has its own
+starting config and spec."""
+
+
+def run_zoo(args: argparse.Namespace) -> int:
+    """``audit --zoo LIBRARY``: one unit per architecture on the executor, streamed to
+    ``--out``; exit 1 when an architecture has findings or its audit broke."""
+    from verify.audit import zoo
+    from verify.execute import Options, Unit, run_units
+    from verify.execute.store import Store, write_json
+    from verify.execute.units import zoo_unit
+
+    if args.targets:
+        raise UsageError(f"--zoo {args.zoo} audits every architecture: drop the TARGETs "
+                         f"({' '.join(args.targets)}), or select with --only PATTERN")
+    for option in ZOO_ALONE:
+        if getattr(args, option) not in (None, False):
+            raise UsageError(f"--{option} does not apply to --zoo: each architecture is "
+                             "audited at its own starting config, against its own spec")
+    from verify.adapters import require
+
+    require("transformers")  # LibraryMissing: one line, exit 2
+    start = time.perf_counter()
+    seed = args.seed if args.seed is not None else run_seed()
+    examples = ZOO_EXAMPLES if args.examples is None else args.examples
+    found = zoo.architectures(args.zoo)
+    selected = zoo.select(found, args.only)  # ValueError: one line, exit 2
+    units = [Unit(f"transformers:{name}", zoo_unit,
+                  {"model_class": name, "seed": seed, "examples": examples,
+                   "timeout": args.timeout}) for name, _ in selected]
+    libraries = ("transformers", "torch")
+    options = Options.from_args(args, libraries)
+    out = ZOO_OUT if args.out == f"reports/runs/{NAME}" else args.out  # not the targets'
+    store = Store(out, command="audit --zoo", resume=args.resume,
+                  context={"seed": seed, "code": code_digest(),
+                           "versions": versions(*libraries)})
+    records = run_units(units, options, store=store, progress=progress)
+    end_progress()
+    rows = []
+    for (name, _), record in zip(selected, records, strict=True):
+        if record.status == "done":
+            rows.append(record.result)
+        else:
+            rows.append({"architecture": name, "target": f"transformers:{name}",
+                         "verdict": "error", "reason": record.error, "expected": None,
+                         "spec": None, "builds": 0, "tensors": 0, "explored": 0,
+                         "findings": [], "replay": None, "elapsed": record.seconds})
+    summary = zoo.summary(rows, enumerated=len(found),
+                          wall_seconds=time.perf_counter() - start)
+    failed = any(row["verdict"] in ("fail", "error") for row in rows)
+    result = document({"verdict": "fail" if failed else "pass", "zoo": summary,
+                       "architectures": rows}, seed=seed, libraries=libraries)
+    write_json(store.directory / "zoo.json", result)  # for report --zoo: the whole run
+    if args.json:
+        print_document(result)
+    else:
+        print(zoo.render(rows, summary))
+    return 1 if failed else 0

@@ -84,3 +84,13 @@ def report_unit(*, function, arguments: dict):
 
     paddle_first()
     return function(**arguments)
+
+
+def zoo_unit(*, model_class: str, seed: int, examples: int, timeout: float) -> dict:
+    """One architecture of the model zoo: its row
+    (:func:`verify.audit.zoo.audit_architecture`)."""
+    from verify.audit.hf import quiet
+    from verify.audit.zoo import audit_architecture
+
+    quiet()
+    return audit_architecture(model_class, seed=seed, examples=examples, timeout=timeout)
