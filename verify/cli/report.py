@@ -15,6 +15,8 @@ from verify.cli.output import end_progress
 from verify.seeding import DEFAULT_SEED, run_seed
 
 NAME = "report"
+ZOO_DIRECTORY = "reports/runs/audit"
+"""``audit --zoo``'s default ``--out``, where ``report --zoo`` looks by default."""
 
 
 def add_parser(commands) -> None:
@@ -40,6 +42,10 @@ def add_parser(commands) -> None:
     parser.add_argument("--timeout", type=positive_seconds, default=60.0,
                         help="seconds one call of an initializer may take (default: "
                         "%(default)s)")
+    parser.add_argument("--zoo", nargs="?", metavar="DIR", const=ZOO_DIRECTORY, default=None,
+                        help="add the model zoo table of the stored run in DIR, which "
+                        "python -m verify audit --zoo transformers --out DIR wrote (default: "
+                        "%(const)s); the report does not run the zoo")
     executor_options(parser, NAME, store=None)
 
 
@@ -49,6 +55,13 @@ def run(args: argparse.Namespace) -> int:
     from verify import report
 
     seed = args.seed if args.seed is not None else run_seed()
+    if args.zoo is not None:
+        from verify.report.zoo import NoZoo, load
+
+        try:
+            load(args.zoo)  # refused now (exit 2), not after the report's sections ran
+        except NoZoo as error:
+            raise UsageError(str(error)) from None
     out = writable_directory(args.out)
     from verify.report.sections import paddle_first
 
@@ -57,12 +70,15 @@ def run(args: argparse.Namespace) -> int:
     settings = (report.Settings.quick_run(seed, libraries) if args.quick
                 else report.Settings(seed=seed, libraries=libraries))
     settings = dataclasses.replace(settings, timeout=args.timeout,
-                                   executor=_executor(args, settings, libraries))
+                                   executor=_executor(args, settings, libraries),
+                                   zoo=args.zoo)
     words = ["python -m verify report", f"--out {shlex.quote(args.out)}", f"--seed {seed}"]
     if args.quick:
         words.append("--quick")
     if libraries:
         words.append("--libraries " + " ".join(libraries))
+    if args.zoo is not None:
+        words.append(f"--zoo {shlex.quote(args.zoo)}")
     start = time.perf_counter()
     try:
         document = report.run(out, settings, command=" ".join(words))

@@ -180,6 +180,10 @@ def run(out: Path, settings: Settings, *, progress: Progress | None = None,
             "sections": [{"name": s.name, "items": s.items, "summary": s.summary,
                           "seconds": s.seconds} for s in sections],
         }
+        if settings.zoo is not None:  # a stored run, read: the report never runs the zoo
+            from verify.report.zoo import load
+
+            doc["zoo"] = load(settings.zoo)
         doc["wall_seconds"] = round(time.perf_counter() - start, 2)
         doc = _finite(doc)
         _write(staging, doc)

@@ -9,6 +9,7 @@ from verify.matrix import label as row_label
 from verify.report.models_document import models_blocks, models_summary
 from verify.report.parity import parity_blocks
 from verify.report.render import Block, Cell, Figure, Heading, Paragraph, Table, cell, number
+from verify.report.zoo import zoo_blocks, zoo_summary
 
 TITLE = "Weight initialization, verified"
 
@@ -56,6 +57,8 @@ def summary_blocks(doc: dict) -> list[Block]:
     blocks.append(Paragraph(text))
     if doc.get("models") is not None:
         blocks.append(Paragraph(f"Models: {models_summary(doc['models'])}"))
+    if doc.get("zoo") is not None:
+        blocks.append(Paragraph(f"Model zoo (a stored run): {zoo_summary(doc['zoo'])}."))
     if doc["settings"]["quick"]:
         blocks.append(Paragraph(
             f"This is a --quick smoke run: {len(claims)} of "
@@ -265,7 +268,7 @@ def environment_blocks(doc: dict) -> list[Block]:
 
 def blocks(doc: dict) -> list[Block]:
     return [*summary_blocks(doc), *claims_blocks(doc), *conformance_blocks(doc),
-            *models_blocks(doc), *figure_blocks(doc), *statistics_blocks(doc),
+            *models_blocks(doc), *zoo_blocks(doc), *figure_blocks(doc), *statistics_blocks(doc),
             *environment_blocks(doc)]
 
 

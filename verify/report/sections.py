@@ -64,6 +64,9 @@ class Settings:
     budget: measure.Budget = REPORT_BUDGET
     depth_quick: bool = False
     qq_shape: tuple[int, ...] = (64, 16)
+    zoo: str | None = None
+    """A stored model zoo run to show (``report --zoo DIR``, :mod:`verify.report.zoo`);
+    None: no zoo table. The report never runs the zoo itself."""
     executor: Options = field(default_factory=Options)
     """Where the claims, the depth figures, the conformance entries, the measurements and
     the models' audits run side by side (:mod:`verify.execute`): by default an embedded
