@@ -166,6 +166,33 @@ def correct_layer_scale() -> nn.Module:
     return LayerScale()
 
 
+class DeterministicTables(nn.Module):
+    """Two deformable-attention offset layers whose biases are the same grid of sampling
+    directions (Deformable DETR's init), and two RWKV-style time-mix ramps: deterministic
+    tables, the same for every seed and in every layer, next to random weights."""
+
+    def __init__(self, width: int = WIDTH, heads: int = 8, levels: int = 4,
+                 points: int = 4) -> None:
+        super().__init__()
+        self.offsets = nn.ModuleList(nn.Linear(width, heads * levels * points * 2)
+                                     for _ in range(2))
+        angles = torch.arange(heads, dtype=torch.float32) * (2 * math.pi / heads)
+        grid = torch.stack([angles.cos(), angles.sin()], -1)
+        grid = grid / grid.abs().max(-1, keepdim=True)[0]
+        grid = grid[:, None, None, :].repeat(1, levels, points, 1)
+        grid = grid * torch.arange(1, points + 1)[None, None, :, None]
+        for layer in self.offsets:
+            nn.init.normal_(layer.weight, std=0.02)
+            with torch.no_grad():
+                layer.bias.copy_(grid.reshape(-1))
+        ramp = 1.0 - (torch.arange(width, dtype=torch.float32) / width) ** 0.5
+        self.time_mix = nn.ParameterList(nn.Parameter(ramp.clone()) for _ in range(2))
+
+
+def correct_deterministic_tables() -> nn.Module:
+    return DeterministicTables()
+
+
 def correct_two_layers() -> nn.Module:
     return nn.Sequential(nn.Linear(WIDTH, WIDTH), nn.Linear(WIDTH, WIDTH))
 

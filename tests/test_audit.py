@@ -26,7 +26,8 @@ def findings_of(result, kind: str):
 
 @pytest.mark.parametrize("builder", [models.correct_scheme, models.correct_defaults,
                                      models.correct_two_layers, models.attention_per_projection,
-                                     models.tied_embedding, models.correct_layer_scale])
+                                     models.tied_embedding, models.correct_layer_scale,
+                                     models.correct_deterministic_tables])
 def test_correct_models_pass(builder):
     result = audit_model(builder, api="torch", seed=SEED)
     assert result.verdict == "pass", result.table()
@@ -98,22 +99,28 @@ def test_constant_defaults_are_neither_seeding_nor_twin_findings():
     """An LSTM-style bias of constant blocks (zeros, ones, zeros, zeros) is the same for
     every seed and repeats its blocks: by its role, not random; its 24 entries are too
     few for the independence test to call them structured (a ConvLSTM cell with 6
-    filters). A random tensor with the same values is still flagged."""
+    filters). Whatever its role, two distinct values in 24 entries are a table, not a
+    draw. Random values repeated the same way are flagged where the role is random."""
     import numpy as np
 
     from verify.audit.anomalies import seeding, twins
     from verify.layers import Param, Role
     from verify.stats import DEFAULT_POLICY
 
-    values = np.concatenate([np.zeros(6), np.ones(6), np.zeros(12)]).astype(np.float32)
-    np.random.default_rng(0).shuffle(values)  # no run of neighbours to give it away
+    table = np.concatenate([np.zeros(6), np.ones(6), np.zeros(12)]).astype(np.float32)
+    np.random.default_rng(0).shuffle(table)  # no run of neighbours to give it away
+    drawn = np.tile(np.random.default_rng(1).normal(size=6), 4).astype(np.float32)
     constant = Role(role="recurrent.bias", random=False, blocks=4)
-    for role, flagged in ((constant, False), (Role(role="unknown.bias", blocks=4), True)):
+    unknown = Role(role="unknown.bias", blocks=4)
+    for values, role, flagged in ((table, constant, False), (table, unknown, False),
+                                  (drawn, constant, False), (drawn, unknown, True)):
         param = Param(names=("bias",), array=values, dtype="float32", layer="x",
                       local="bias", role=role)
         found = seeding([param], {"bias": values}, {"bias": [values, values.copy()]},
                         DEFAULT_POLICY) + twins([param], {}, DEFAULT_POLICY)
         assert bool(found) == flagged, (role, found)
+        if flagged:
+            assert {f.kind for f in found} == {"seeding", "identical"}
 
 
 def test_tied_weights_are_one_tensor():

@@ -1,7 +1,8 @@
 """Known buffers and the values they must hold, whatever the spec.
 
-* ``position_ids``: ``0, 1, ..., n - 1`` along the last axis (Hugging Face models
-  register it as a buffer of ``torch.arange``);
+* ``position_ids`` of shape ``(n,)`` or ``(1, n)``: ``0, 1, ..., n - 1`` (Hugging Face
+  models register it as a buffer of ``torch.arange``; other shapes, such as EdgeTAM's
+  ``(n, 2)`` grid coordinates, are not known);
 * ``inv_freq`` and ``original_inv_freq`` of rotary embeddings with the default rope type:
   ``1 / theta^(2i / d)`` for ``i < d / 2``, ``theta`` the config's ``rope_theta`` (in
   ``rope_parameters`` since transformers 5) and ``d`` twice the buffer's length (Su et al.
@@ -36,16 +37,28 @@ def _rope_theta(config: Mapping[str, Any]) -> float | None:
     return float(theta) if isinstance(theta, int | float) else None
 
 
-def expected(name: str, array: np.ndarray,
-             config: Mapping[str, Any]) -> tuple[np.ndarray, str, str] | None:
-    """The values the buffer ``name`` must hold, what they are, and the source; or None."""
+def _rope_thetas(config: Mapping[str, Any]) -> list[float | None]:
+    """The rope thetas of a config and of its sub-configs (a composite model's towers
+    have their own: Evolla's protein encoder 10000, its language model 500000)."""
+    found = [_rope_theta(config)]
+    for value in config.values():
+        if isinstance(value, Mapping) and ("rope_theta" in value or "rope_parameters" in value
+                                           or any(isinstance(v, Mapping) for v in value.values())):
+            found += [theta for theta in _rope_thetas(value) if theta is not None]
+    return found
+
+
+def expected(name: str, array: np.ndarray, config: Mapping[str, Any],
+             theta: float | None = None) -> tuple[np.ndarray, str, str] | None:
+    """The values the buffer ``name`` must hold, what they are, and the source; or None.
+    ``theta``: a rotary embedding's, else the config's own."""
     last = name.rsplit(".", 1)[-1]
     parent = name.rsplit(".", 2)[-2] if name.count(".") >= 1 else ""
-    if last == "position_ids" and array.ndim >= 1:
+    if last == "position_ids" and array.ndim >= 1 and all(n == 1 for n in array.shape[:-1]):
         return (np.broadcast_to(np.arange(array.shape[-1]), array.shape),
                 "0, 1, ..., n - 1", "torch.arange, as the model registers it")
     if last in ("inv_freq", "original_inv_freq") and array.ndim == 1:
-        theta = _rope_theta(config)
+        theta = _rope_theta(config) if theta is None else theta
         if theta is None:
             return None
         dim = 2 * array.shape[0]
@@ -60,11 +73,20 @@ def expected(name: str, array: np.ndarray,
 
 
 def check(name: str, array: np.ndarray, config: Mapping[str, Any]) -> str | None:
-    """None if the buffer holds its known values (or has none); else what differs."""
+    """None if the buffer holds its known values (or has none); else what differs. A
+    rotary embedding's frequencies may follow the theta of any of the model's configs."""
     found = expected(name, array, config)
     if found is None:
         return None
-    values, what, _ = found
+    if name.rsplit(".", 1)[-1] in ("inv_freq", "original_inv_freq"):
+        for theta in _rope_thetas(config)[1:]:
+            other = expected(name, array, config, theta)
+            if other is not None and _differences(array, other[0]) is None:
+                return None
+    return _differences(array, found[0], found[1])
+
+
+def _differences(array: np.ndarray, values: np.ndarray, what: str = "") -> str | None:
     tolerance = 0.0 if np.issubdtype(array.dtype, np.integer) else \
         4 * float(np.finfo(array.dtype).eps if np.issubdtype(array.dtype, np.floating)
                   else 0.0)

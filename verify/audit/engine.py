@@ -739,7 +739,7 @@ def _default_findings(params, reports: dict[str, TensorReport],
         own = [p for p in members if reports[p.name].status == "own scheme"
                and (len(p.shape) < 2 or not reports[p.name].measured.constant)]
         on_default = [p for p in members if reports[p.name].status == "default"
-                      and p.role.default.random]
+                      and p.role.default.random and not _same_across_seeds(samples[p.name])]
         # the minority of a role left on the default: with as many tensors on the default
         # as off it, the default may just be the model's scheme (GPT-2's N(0, 0.02) is
         # HF Conv1D's default; only its residual projections are scaled)
@@ -759,6 +759,12 @@ def _default_findings(params, reports: dict[str, TensorReport],
                 measured=_measured_text(reports[param.name].measured),
                 citation=param.role.default.citation))
     return findings
+
+
+def _same_across_seeds(arrays: list[np.ndarray]) -> bool:
+    """The first two builds (two seeds) equal: a deterministic table (deformable
+    attention's grid of sampling offsets), which follows no random law."""
+    return len(arrays) > 1 and np.array_equal(arrays[0], arrays[1])
 
 
 def _merge(findings: list[Finding]) -> list[Finding]:

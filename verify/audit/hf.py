@@ -100,10 +100,13 @@ def model_class(name: str):
     transformers = quiet()
     try:
         cls = getattr(transformers, name)
-    except (AttributeError, ImportError, RuntimeError):
-        cls = None
-    if cls is None or not isinstance(cls, type) or not hasattr(cls, "config_class") \
-            or cls.config_class is None:
+        has_config = isinstance(cls, type) and getattr(cls, "config_class", None) is not None
+    except ImportError as error:  # a placeholder class whose backend is not installed
+        raise BuildError(f"transformers:{name} cannot be built here: "
+                         f"{_first_line(error)}") from None
+    except (AttributeError, RuntimeError):
+        cls, has_config = None, False
+    if cls is None or not has_config:
         raise BuildError(f"transformers has no model class {name!r}: give one such as "
                          "transformers:GPT2Model")
     return cls

@@ -123,7 +123,10 @@ def config_fields(config: Any) -> dict[str, Any]:
         if target in fields:
             fields.setdefault(alias, fields[target])
     for key in list(fields):
-        value = getattr(config, key, None)
+        try:
+            value = getattr(config, key, None)
+        except Exception:  # a per-layer attribute read globally (Gemma 4's head_dim)
+            value = None
         if hasattr(value, "to_dict") and hasattr(value, "attribute_map"):
             fields[key] = config_fields(value)
     return fields
