@@ -15,7 +15,7 @@ from verify.cli.output import end_progress
 from verify.seeding import DEFAULT_SEED, run_seed
 
 NAME = "report"
-ZOO_DIRECTORY = "reports/runs/audit"
+ZOO_DIRECTORY = "reports/runs/audit-zoo"
 """``audit --zoo``'s default ``--out``, where ``report --zoo`` looks by default."""
 
 

@@ -5,7 +5,7 @@ report never runs it: ``python -m verify audit --zoo transformers --out DIR`` wr
 units and, when it completes, ``DIR/zoo.json`` (the document ``--json`` prints), and
 ``python -m verify report --zoo DIR`` shows that run: the architectures audited, the
 findings by kind, the wall time, every architecture's row and those that do not build,
-with their reasons. ``--zoo`` alone reads ``reports/runs/audit``, ``audit --zoo``'s own
+with their reasons. ``--zoo`` alone reads ``reports/runs/audit-zoo``, ``audit --zoo``'s own
 default ``--out``. Without ``--zoo`` the report is unchanged.
 """
 
