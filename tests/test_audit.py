@@ -269,3 +269,26 @@ def test_known_buffers():
     [finding] = broken.findings
     assert finding.kind == "constant" and finding.tensors == ("inv_freq",)
     assert "7 of 8 entries differ" in finding.detail
+
+
+def test_known_buffers_in_their_other_documented_forms():
+    """Positions consecutive from an offset (MRA's start after the padding index), rotary
+    frequencies of an odd rotary dimension (a partial rotary factor) or of a sub-config's
+    theta are what the models document; a shuffled position or another theta is not."""
+    import numpy as np
+
+    from verify.audit import buffers
+
+    config = {"rope_theta": 500000.0, "protein_config": {"rope_theta": 10000.0}}
+    positions = np.arange(2, 130)[None, :]
+    assert buffers.check("embeddings.position_ids", positions, config) is None
+    assert buffers.check("embeddings.position_ids", positions[:, ::-1].copy(), config)
+    assert buffers.check("grid.position_ids", np.zeros((64, 2), dtype=np.int64), config) is None
+    odd = (1.0 / 10000.0 ** (np.arange(0, 7, 2) / 7)).astype(np.float32)  # 8 x 0.9 = 7
+    assert buffers.check("rotary_emb.inv_freq", odd, config)  # d - 1: test_known_buffers
+    partial = {**config, "rope_parameters": {"rope_theta": 10000.0, "rope_type": "default",
+                                             "partial_rotary_factor": 0.9}}
+    assert buffers.check("rotary_emb.inv_freq", odd, partial) is None
+    other = 1.0 / 50.0 ** (np.arange(0, 8, 2) / 8)
+    assert "differ from 1 / 500000^(2i / 8)" in buffers.check(
+        "rotary_emb.inv_freq", other.astype(np.float32), config)

@@ -1,12 +1,15 @@
 """Known buffers and the values they must hold, whatever the spec.
 
-* ``position_ids`` of shape ``(n,)`` or ``(1, n)``: ``0, 1, ..., n - 1`` (Hugging Face
-  models register it as a buffer of ``torch.arange``; other shapes, such as EdgeTAM's
-  ``(n, 2)`` grid coordinates, are not known);
+* ``position_ids`` of shape ``(n,)`` or ``(1, n)``: ``0, 1, ..., n - 1``, or consecutive
+  from an offset (Hugging Face models register it as a buffer of ``torch.arange``; MRA's
+  start after the padding index; other shapes, such as EdgeTAM's ``(n, 2)`` grid
+  coordinates, are not known);
 * ``inv_freq`` and ``original_inv_freq`` of rotary embeddings with the default rope type:
   ``1 / theta^(2i / d)`` for ``i < d / 2``, ``theta`` the config's ``rope_theta`` (in
-  ``rope_parameters`` since transformers 5) and ``d`` twice the buffer's length (Su et al.
-  2021, RoFormer, eq. 15, https://arxiv.org/abs/2104.09864);
+  ``rope_parameters`` since transformers 5), or a sub-config's, and ``d`` twice the
+  buffer's length, or one less where the config declares a ``partial_rotary_factor``
+  below 1 (an odd rotary dimension) (Su et al. 2021, RoFormer, eq. 15,
+  https://arxiv.org/abs/2104.09864);
 * ``causal masks`` (``attn.bias`` of GPT-style models, square, ones on and below the
   diagonal): the lower triangle.
 
@@ -62,8 +65,7 @@ def expected(name: str, array: np.ndarray, config: Mapping[str, Any],
         if theta is None:
             return None
         dim = 2 * array.shape[0]
-        values = 1.0 / theta ** (np.arange(0, dim, 2, dtype=np.float64) / dim)
-        return values, f"1 / {theta:g}^(2i / {dim})", ROPE
+        return _frequencies(theta, dim), f"1 / {theta:g}^(2i / {dim})", ROPE
     if last == "bias" and parent == "attn" and array.ndim >= 2 \
             and array.shape[-1] == array.shape[-2] and array.shape[-1] > 1:
         mask = np.tril(np.ones(array.shape[-2:]))
@@ -78,12 +80,32 @@ def check(name: str, array: np.ndarray, config: Mapping[str, Any]) -> str | None
     found = expected(name, array, config)
     if found is None:
         return None
-    if name.rsplit(".", 1)[-1] in ("inv_freq", "original_inv_freq"):
-        for theta in _rope_thetas(config)[1:]:
-            other = expected(name, array, config, theta)
-            if other is not None and _differences(array, other[0]) is None:
-                return None
+    last = name.rsplit(".", 1)[-1]
+    if last in ("inv_freq", "original_inv_freq"):
+        dims = (2 * array.shape[0],) + ((2 * array.shape[0] - 1,) if _partial(config) else ())
+        for theta in _rope_thetas(config):
+            for dim in dims:
+                if theta is not None and _differences(array, _frequencies(theta, dim)) is None:
+                    return None
+    if last == "position_ids" and np.issubdtype(array.dtype, np.integer) \
+            and _differences(array - array[..., :1], found[0]) is None:
+        return None  # consecutive from an offset (MRA's and RoBERTa's start after padding)
     return _differences(array, found[0], found[1])
+
+
+def _partial(config: Mapping[str, Any]) -> bool:
+    """Does the config, or a sub-config, rotate part of each head
+    (``partial_rotary_factor`` below 1: the rotary dimension may be odd, as Moonshine's
+    int(8 x 0.9) = 7)?"""
+    factor = config.get("partial_rotary_factor")
+    if isinstance(factor, int | float) and not isinstance(factor, bool) and factor < 1:
+        return True
+    return any(_partial(value) for value in config.values() if isinstance(value, Mapping))
+
+
+def _frequencies(theta: float, dim: int) -> np.ndarray:
+    """RoPE's ``1 / theta^(2i / dim)``, ``i < dim / 2``."""
+    return 1.0 / theta ** (np.arange(0, dim, 2, dtype=np.float64) / dim)
 
 
 def _differences(array: np.ndarray, values: np.ndarray, what: str = "") -> str | None:
