@@ -220,3 +220,25 @@ def test_several_models_are_units_with_the_same_results(tmp_path):
     assert strip(json.loads(embedded.stdout)["audits"]) == \
         strip(json.loads(alone.stdout)["audits"])
     assert len(list((tmp_path / "a" / "units").glob("*.json"))) == 2
+
+
+def test_progress_counts_the_units_executing_not_those_queued_behind_them(cluster):
+    """A worker holds more units than its one thread runs (``Client.processing``); the
+    progress line counts those it runs: one per single-threaded worker."""
+    from distributed import Client
+
+    from verify.execute.cluster import _status
+
+    with Client(cluster["address"], timeout="30s") as client:
+        futures = [client.submit(time.sleep, 20, key=f"sleep-{i}", pure=False)
+                   for i in range(6)]
+        try:
+            _wait_for(lambda: sum(map(len, client.processing().values())) > 2, 60,
+                      "more units on the workers than their two threads")
+            _wait_for(lambda: "2 running" in _status(
+                client, {f.key: f.key for f in futures}, 0, 0, 6), 30, "two executing")
+            line = _status(client, {f.key: f.key for f in futures}, 0, 0, 6)
+            assert line == "0/6 units done, 2 running, 0 failed"
+            assert max(map(len, client.processing().values())) > 1  # queued ones exist
+        finally:
+            client.cancel(futures, force=True)

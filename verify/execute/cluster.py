@@ -188,14 +188,21 @@ def _restart(client, worker: str | None, say) -> None:
         say(f"could not restart worker {worker} ({error})")
 
 
+def _executing(dask_worker) -> list[str]:
+    """The keys a worker is executing now (run on each worker by :func:`_status`)."""
+    return [task.key for task in dask_worker.state.executing]
+
+
 def _status(client, names: dict, done: int, failed: int, total: int) -> str:
-    """``done/total, running, failed``, and on a terminal each worker's unit."""
+    """``done/total, running, failed``, and on a terminal each worker's unit. Running
+    means executing: a worker also holds units queued behind its thread
+    (``Client.processing``), which are not counted."""
     try:
-        processing = client.processing()
+        executing = client.run(_executing, on_error="return")
     except Exception:
-        processing = {}
+        executing = {}
     running = {worker: [names[k] for k in keys if k in names]
-               for worker, keys in processing.items()}
+               for worker, keys in executing.items() if isinstance(keys, list)}
     count = sum(len(keys) for keys in running.values())
     line = f"{done}/{total} units done, {count} running, {failed} failed"
     if sys.stderr.isatty():
