@@ -6,6 +6,7 @@ starts is stopped, also when it fails."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -242,3 +243,44 @@ def test_progress_counts_the_units_executing_not_those_queued_behind_them(cluste
             assert max(map(len, client.processing().values())) > 1  # queued ones exist
         finally:
             client.cancel(futures, force=True)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan's reaper may be slow, or absent in a container)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+@pytest.mark.parametrize("wrapped", [True, False], ids=["bound", "plain"])
+def test_a_units_bound_child_ends_with_the_process_that_started_it(wrapped):
+    """``history``'s pip and release children are bound (verify.execute.lifetime): a
+    worker killed mid-unit (Ctrl-C, a restart) takes them with it. A plain child, the
+    control, outlives its parent."""
+    sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys, time\n"
+         "from verify.execute.lifetime import bound\n"
+         f"command = {sleeper!r}\n"
+         f"child = subprocess.Popen(bound(command) if {wrapped} else command)\n"
+         "print(child.pid, flush=True)\ntime.sleep(120)\n"],
+        stdout=subprocess.PIPE, text=True, env=ENVIRONMENT, cwd=ROOT)
+    child = 0
+    try:
+        child = int(parent.stdout.readline())
+        time.sleep(1.0)  # the wrapper has exec'd the sleeper
+        assert _running(child)
+        parent.kill()
+        parent.wait(timeout=30)
+        if wrapped:
+            _wait_for(lambda: not _running(child), 30, "the bound child to end")
+        else:
+            time.sleep(2.0)
+            assert _running(child)
+    finally:
+        parent.kill()
+        if child and _running(child):
+            os.kill(child, signal.SIGKILL)

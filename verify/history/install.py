@@ -31,6 +31,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
+from verify.execute.lifetime import bound
 from verify.history.releases import IndexOptions, pip_reason
 
 MANIFEST = "initverify-history.json"
@@ -100,6 +101,7 @@ def install_release(requirement: str, version: str, *, own: frozenset[str], cach
         if base_version(companion) is not None:
             moved[companion] = base_version(companion)
     cache.mkdir(parents=True, exist_ok=True)
+    _remove_stale(cache, directory.name)
     partial = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=cache))
     try:
         done = _pip(["install", "--target", str(partial), "--no-deps", "--only-binary", ":all:",
@@ -169,11 +171,22 @@ def directory_bytes(path: Path) -> int:
     return total
 
 
+def _remove_stale(cache: Path, name: str) -> None:
+    """Remove the partial installs of ``name`` that an ended run left (its pip killed
+    mid-install): those older than pip may take, so that one still running is kept."""
+    for partial in cache.glob(f".{name}.*"):
+        try:
+            if time.time() - partial.stat().st_mtime > PIP_TIMEOUT:
+                shutil.rmtree(partial, ignore_errors=True)
+        except OSError:
+            pass
+
+
 def _pip(arguments: list[str]) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "pip", *arguments, "--disable-pip-version-check",
                "--no-input"]
     try:
-        return subprocess.run(command, capture_output=True, text=True, timeout=PIP_TIMEOUT,
+        return subprocess.run(bound(command), capture_output=True, text=True, timeout=PIP_TIMEOUT,
                               stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess(command, 1, "", f"ERROR: pip took longer than "

@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import verify
+from verify.execute.lifetime import bound
 from verify.matrix import label
 
 CHILD_TIMEOUT = 3600.0
@@ -143,7 +144,7 @@ def _child(arguments: list[str], environment: dict[str, str],
            timeout: float = CHILD_TIMEOUT) -> subprocess.CompletedProcess:
     command = [sys.executable, *arguments]
     try:
-        return subprocess.run(command, capture_output=True, text=True, env=environment,
+        return subprocess.run(bound(command), capture_output=True, text=True, env=environment,
                               timeout=timeout, stdin=subprocess.DEVNULL)
     except subprocess.TimeoutExpired:
         return subprocess.CompletedProcess(command, -1, "", f"took longer than {timeout:g} s")
