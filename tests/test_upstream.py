@@ -171,3 +171,88 @@ def test_audit_writes_a_report_whose_script_rebuilds_the_model(tmp_path):
     assert "depth-law" in text and "arxiv.org/abs/2205.01068" in text
     assert "(exit status 1): it shows the deviation." in text
     assert "import verify" not in report.with_suffix(".py").read_text()
+
+
+AUDIT_APIS = [
+    # api, the module of its models, the broken builder, its correct twin, the finding's line
+    ("keras", "keras", "tests.audit_models_keras", "broken_identical", "correct_dense",
+     "identical tensors"),
+    ("nnx", "flax", "tests.audit_models_nnx", "broken_identical", "correct_pair",
+     "identical tensors"),
+    ("linen", "flax", "tests.audit_models_apis", "broken_identical_linen",
+     "correct_pair_linen", "identical tensors"),
+    ("mlx", "mlx", "tests.audit_models_apis", "broken_identical_mlx", "correct_pair_mlx",
+     "identical tensors"),
+    ("paddle", "paddle", "tests.audit_models_apis", "broken_identical_paddle",
+     "correct_pair_paddle", "identical tensors"),
+    ("tf_keras", "tf_keras", "tests.audit_models_apis", "broken_identical_tf_keras",
+     "correct_pair_tf_keras", "identical tensors"),
+    ("equinox", "equinox", "tests.audit_models_equinox", "broken_same_key", "correct_mlp",
+     "identical tensors"),
+    ("haiku", "haiku", "tests.audit_models_haiku", "broken_fixed_key", "correct_mlp",
+     "seeding"),
+    ("tinygrad", "tinygrad", "tests.audit_models_apis", "broken_identical_tinygrad",
+     "correct_pair_tinygrad", "identical tensors"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("api, library, module, broken, correct, line", AUDIT_APIS,
+                         ids=[row[0] for row in AUDIT_APIS])
+def test_audit_of_each_api_writes_a_script_that_rebuilds_the_model(
+        tmp_path, api, library, module, broken, correct, line):
+    """A broken model of each api: the report's script rebuilds it with the library alone
+    (python -I, this project unimportable), seeded as the audit seeds, names its tensors as
+    the audit does, and exits 1 with the finding's line; the correct twin gets no report."""
+    import importlib.util
+
+    if importlib.util.find_spec(library) is None:  # never imported here: see the brief on
+        pytest.skip(f"{library} is not installed")  # TensorFlow then Paddle
+    if api == "tinygrad":
+        from verify.adapters.tinygrad import cpu_compiler_missing
+
+        if cpu_compiler_missing():
+            pytest.skip(cpu_compiler_missing())
+    out = tmp_path / "reports"
+    code, _, stderr = run_cli("audit", f"{module}:{broken}", "--api", api,
+                              "--upstream", str(out))
+    assert code == 1, stderr
+    reports = sorted(out.glob("*.md"))
+    assert reports, stderr
+    for report in reports:
+        text = report.read_text()
+        assert "No standalone script" not in text
+        assert "(exit status 1): it shows the deviation." in text, text
+        script = report.with_suffix(".py")
+        assert "import verify" not in script.read_text()
+        done = subprocess.run([sys.executable, "-I", "-c", RUN_ALONE, str(script)],
+                              capture_output=True, text=True, timeout=300, cwd=tmp_path)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert f"DEVIATES  {line}" in done.stdout, done.stdout
+    twin = tmp_path / "twin"
+    code, _, stderr = run_cli("audit", f"{module}:{correct}", "--api", api,
+                              "--upstream", str(twin))
+    assert code == 0, stderr
+    assert not list(twin.glob("*.md")) if twin.exists() else True
+
+
+def test_a_registry_layer_gets_an_honest_note():
+    """The registry's layers are built by this project's code: no script, and the report
+    says so and names the apis that get one."""
+    from types import SimpleNamespace
+
+    pytest.importorskip("torch")
+    from verify.upstream.audit import SCRIPTED_APIS, reports
+
+    finding = SimpleNamespace(kind="identical", tensors=("weight",), numbers={},
+                              expected="", blocking=True, replay="", config=None,
+                              citation="", detail="two tensors are equal", measured="")
+    result = SimpleNamespace(target="torch:nn.Linear", findings=[finding], seed=0,
+                             replay="", tensors=[])
+    [report] = reports(result)
+    assert report.program is None
+    assert "No standalone script" in report.program_note
+    assert "registry's layers" in report.program_note
+    assert all(api in report.program_note for api in SCRIPTED_APIS)
+    assert {"keras", "nnx", "linen", "mlx", "paddle", "tf_keras", "equinox", "haiku",
+            "tinygrad"} <= set(SCRIPTED_APIS)
