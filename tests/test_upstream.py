@@ -173,8 +173,26 @@ def test_audit_writes_a_report_whose_script_rebuilds_the_model(tmp_path):
     assert "import verify" not in report.with_suffix(".py").read_text()
 
 
+SAME_BUILD = """
+import runpy, sys
+import numpy as np
+from verify.audit.builders import resolve
+script, target, api = sys.argv[1:]
+ns = runpy.run_path(script, run_name="reproduction")
+builder = resolve(target, api=api)
+for seed in (3, 7):
+    mine, theirs = ns["tensors"](ns["build"](seed)), ns["tensors"](builder.build(seed))
+    assert set(mine) == set(ns["TENSORS"]) == set(theirs)
+    for name in mine:
+        assert np.array_equal(mine[name], theirs[name], equal_nan=True), (seed, name)
+print("same")
+"""
+"""The script's ``build(seed)`` and ``tensors`` against the audit's builder, seed for seed."""
+
 AUDIT_APIS = [
     # api, the module of its models, the broken builder, its correct twin, the finding's line
+    ("torch", "torch", "tests.audit_models", "broken_identical", "correct_two_layers",
+     "identical tensors"),
     ("keras", "keras", "tests.audit_models_keras", "broken_identical", "correct_dense",
      "identical tensors"),
     ("nnx", "flax", "tests.audit_models_nnx", "broken_identical", "correct_pair",
@@ -229,6 +247,11 @@ def test_audit_of_each_api_writes_a_script_that_rebuilds_the_model(
                               capture_output=True, text=True, timeout=300, cwd=tmp_path)
         assert done.returncode == 1, done.stdout + done.stderr
         assert f"DEVIATES  {line}" in done.stdout, done.stdout
+        # the script's build(seed) is the audit's: the same tensors for the same seed
+        same = subprocess.run([sys.executable, "-c", SAME_BUILD, str(script),
+                               f"{module}:{broken}", api], capture_output=True, text=True,
+                              timeout=300)
+        assert same.returncode == 0 and "same" in same.stdout, same.stdout + same.stderr
     twin = tmp_path / "twin"
     code, _, stderr = run_cli("audit", f"{module}:{correct}", "--api", api,
                               "--upstream", str(twin))
