@@ -158,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
         from verify.upstream.report import write
 
         found = [report for result in results if result.verdict == "fail"
-                 for report in reports(result, api=args.api, kwargs=kwargs, config=config)]
+                 for report in reports(result, api=args.api, kwargs=kwargs, config=config,
+                                          dtype=args.dtype)]
         written = write(found, args.upstream, progress=progress)
         end_progress()
         progress(f"{len(written)} bug reports in {args.upstream}")
@@ -230,7 +231,8 @@ def _run_many(args: argparse.Namespace, *, seed: int, config: dict, kwargs: dict
         from verify.upstream.report import write
 
         found = [report for result in results if result.verdict == "fail"
-                 for report in reports(result, api=args.api, kwargs=kwargs, config=config)]
+                 for report in reports(result, api=args.api, kwargs=kwargs, config=config,
+                                          dtype=args.dtype)]
         written = write(found, args.upstream, progress=progress)
         progress(f"{len(written)} bug reports in {args.upstream}")
         end_progress()

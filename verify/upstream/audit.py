@@ -406,9 +406,9 @@ def script(*, title: str, builder, finding, overrides: dict | None = None,
 
 
 def reports(result, *, api: str | None = None, kwargs: dict | None = None,
-            config: dict | None = None) -> list[BugReport]:
+            config: dict | None = None, dtype: str | None = None) -> list[BugReport]:
     """One report per blocking finding of an audit ``result`` (built with ``api``,
-    ``kwargs`` and ``config``, as the command was given them)."""
+    ``kwargs``, ``config`` and the default ``dtype``, as the command was given them)."""
     from verify.audit.builders import resolve
 
     builder = resolve(result.target, api=api, kwargs=kwargs, config=config)
@@ -441,6 +441,9 @@ def reports(result, *, api: str | None = None, kwargs: dict | None = None,
             "again can place; not for the registry's layers (`keras:layers.Dense`), the "
             "arrays api, or a finding on slices. The command under 'Found by' reproduces "
             "it.")
+        if code and dtype and dtype != "float32":
+            note = (f"The audit built the model in {dtype} (--dtype {dtype}); this script "
+                    "builds it in the library's default dtype.")
         measured = [{"check": name, "documented": _n(v.get("expected")),
                      "measured": _n(v.get("estimate")), "interval": "", "p": _n(v.get("pvalue")),
                      "n": v.get("n", ""), "verdict": ""}
@@ -453,7 +456,8 @@ def reports(result, *, api: str | None = None, kwargs: dict | None = None,
             documented=documented, claim=finding.expected or finding.kind,
             found_by=replay or f"python -m verify audit {builder.target}",
             measured=measured, config=finding.config or config or None,
-            instead=finding.measured or "", program=code, program_note=note))
+            instead=finding.measured or "", program=code, program_note=note,
+            dtype=dtype or "float32"))
     return found
 
 
