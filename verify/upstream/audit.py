@@ -1,14 +1,21 @@
 """Bug reports from an audit: one per finding, with a script that rebuilds the model with
 the library alone and measures the tensors the finding names.
 
-The script is written for models of the torch api: ``transformers:<Model>`` targets (the
-config as JSON, built by the config class) and ``package.module:attribute`` builders. It
-builds with seeds ``0, 1, ...`` until it holds as many values as the audit pooled, then
-judges what the finding's kind lets it judge with NumPy alone: the variance and the mean
-against the expected ones (z at the policy's 1e-9, the variance's standard error from the
-sample's own fourth moment), identical tensors, non-finite or constant values. For the
-other kinds it prints the tensors' statistics, and says so. Other apis get the command
-that reproduces the finding, and the report says that no standalone script is written.
+The script is written for ``transformers:<Model>`` targets (the config as JSON, built by
+the config class) and for ``package.module:attribute`` builders of every api but
+``arrays`` (:data:`SCRIPTED_APIS`). Its ``build(seed)`` seeds and builds as
+:func:`verify.audit.builders.seeded` does; its ``tensors(model)`` names the tensors as the
+audit does: torch's by their parameter and buffer names, the other apis' by their
+positions in the script's ``listed(model)`` (:data:`LISTED`), found once here, in one
+build (:func:`positions`), since some names change between builds (Keras numbers its
+layers per process). It builds with seeds ``0, 1, ...`` until it holds as many values as
+the audit pooled, then judges what the finding's kind lets it judge with NumPy alone: the
+variance and the mean against the expected ones (z at the policy's 1e-9, the variance's
+standard error from the sample's own fourth moment), identical tensors, non-finite or
+constant values, seeding. For the other kinds it prints the tensors' statistics, and
+says so. The registry's layers (built by this project's code), the ``arrays`` api and
+findings on slices get the command that reproduces the finding, and the report says that
+no standalone script is written.
 """
 
 from __future__ import annotations
