@@ -277,8 +277,12 @@ def _module_root(module: str) -> str | None:
     path = Path(file).resolve()
     depth = module.count(".") + (1 if path.name == "__init__.py" else 0)
     root = path.parents[depth]
+    import sysconfig
+
+    installed = {Path(sysconfig.get_paths()[key]).resolve()
+                 for key in ("stdlib", "platstdlib", "purelib", "platlib")}
     if any(part in ("site-packages", "dist-packages") for part in root.parts) or \
-            str(root).startswith(sys.base_prefix):
+            root in installed or any(place in root.parents for place in installed):
         return None
     return str(root)
 
@@ -335,22 +339,29 @@ def _build_source(builder, overrides: dict | None) -> tuple[str, str, str] | Non
             f"def build(seed):\n{body}\n{LISTED[builder.api]}", BY_POSITION)
 
 
-def positions(builder, result, names) -> tuple[dict[str, int], int] | None:
+def positions(builder, result, names, cache: dict | None = None
+              ) -> tuple[dict[str, int], int] | None:
     """Where the audit's tensors ``names`` are in the script's ``listed(model)``, found in
     one build made here: each name at its position in the audit's walk, then in ``listed``
     by a name the walker gives it, else by its values (the one entry equal to it); with the
-    length of ``listed``. ``None`` if a tensor is not found, or not found once."""
+    length of ``listed``. ``None`` if a tensor is not found, or not found once. ``cache``
+    keeps the build for the next finding of the same audit."""
     from verify.layers import walk
 
-    model = builder.build(0)
-    params = walk(builder.api, model)
+    cache = {} if cache is None else cache
+    if "model" not in cache:
+        cache["model"] = builder.build(0)
+        cache["params"] = walk(builder.api, cache["model"])
+    model, params = cache["model"], cache["params"]
     at = {name: index for index, report in enumerate(result.tensors)
           for name in report.names}
     if len(params) != len(result.tensors):
         return None
     namespace: dict = {"np": np}
-    exec(compile(LISTED[builder.api], "<listed>", "exec"), namespace)
-    listed = namespace["listed"](model)
+    if "listed" not in cache:
+        exec(compile(LISTED[builder.api], "<listed>", "exec"), namespace)
+        cache["listed"] = namespace["listed"](model)
+    listed = cache["listed"]
     arrays: dict[int, np.ndarray] = {}
 
     def array(index: int) -> np.ndarray:
@@ -376,7 +387,7 @@ def positions(builder, result, names) -> tuple[dict[str, int], int] | None:
 
 
 def script(*, title: str, builder, finding, overrides: dict | None = None,
-           alpha: float = 1e-9, result=None) -> str | None:
+           alpha: float = 1e-9, result=None, cache: dict | None = None) -> str | None:
     """The standalone script of one finding, or ``None`` for an api or target without one
     (or, for an api other than torch, without the audit's ``result`` to place its tensors)."""
     source = _build_source(builder, overrides)
@@ -387,7 +398,7 @@ def script(*, title: str, builder, finding, overrides: dict | None = None,
     if tensors is BY_POSITION:
         if result is None:
             return None
-        placed = positions(builder, result, list(finding.tensors))
+        placed = positions(builder, result, list(finding.tensors), cache)
         if placed is None:
             return None
         where = (f"POSITIONS = {pprint.pformat(placed[0])}\nLISTED = {placed[1]}\n")
@@ -431,6 +442,7 @@ def reports(result, *, api: str | None = None, kwargs: dict | None = None,
     if not library:
         library = builder.target.split(":", 1)[0].split(".")[0]
     found = []
+    cache: dict = {}  # one build, made here, places the tensors of every finding
     for finding in result.findings:
         if not finding.blocking:
             continue
@@ -440,7 +452,8 @@ def reports(result, *, api: str | None = None, kwargs: dict | None = None,
         code = None
         if all("{" not in name and "[" not in name for name in finding.tensors):
             code = script(title=title, builder=builder, finding=finding,
-                          overrides=finding.config or config, result=result)
+                          overrides=finding.config or config, result=result,
+                          cache=cache)
         note = "" if code else (
             "No standalone script for this finding: scripts are written for models built "
             f"by a builder function of the apis {', '.join(SCRIPTED_APIS)} (and "
