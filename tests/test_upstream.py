@@ -7,6 +7,7 @@ import json
 import math
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from scipy import stats
@@ -279,3 +280,30 @@ def test_a_registry_layer_gets_an_honest_note():
     assert all(api in report.program_note for api in SCRIPTED_APIS)
     assert {"keras", "nnx", "linen", "mlx", "paddle", "tf_keras", "equinox", "haiku",
             "tinygrad"} <= set(SCRIPTED_APIS)
+
+
+@pytest.mark.slow
+def test_an_nnx_variance_finding_is_measured_by_its_script(tmp_path):
+    """With a spec: N(0, 0.021^2) where the spec says N(0, 0.02^2); the script pools the
+    audit's tensors over its own builds and finds the variance ratio, alone; the correct
+    twin gets no report."""
+    import importlib.util
+
+    if importlib.util.find_spec("flax") is None:
+        pytest.skip("flax is not installed")
+    spec = str(Path(__file__).parent / "specs" / "linear_nnx.toml")
+    out = tmp_path / "reports"
+    code, _, stderr = run_cli("audit", "tests.audit_models_nnx:broken_variance", "--api",
+                              "nnx", "--spec", spec, "--upstream", str(out))
+    assert code == 1, stderr
+    [report] = sorted(out.glob("*.md"))
+    done = subprocess.run([sys.executable, "-I", "-c", RUN_ALONE,
+                           str(report.with_suffix(".py"))],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "DEVIATES  variance ratio" in done.stdout
+    twin = tmp_path / "twin"
+    code, _, stderr = run_cli("audit", "tests.audit_models_nnx:correct_normal", "--api",
+                              "nnx", "--spec", spec, "--upstream", str(twin))
+    assert code == 0, stderr
+    assert not list(twin.glob("*.md")) if twin.exists() else True
