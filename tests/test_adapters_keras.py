@@ -330,3 +330,43 @@ def test_the_catalog_draws_keras_jax_64_bit_dtypes_in_a_child_with_x64():
         assert np.any(values != values.astype(np.float32).astype(np.float64))
     finally:
         close_all()
+
+
+def test_keras_after_tensorflow_without_keras_backend_runs_on_the_default_backend(tmp_path):
+    """TensorFlow (loaded for tf_keras) imports Keras on Keras's own default backend; with
+    KERAS_BACKEND unset, the catalog chose no backend and ended in a KeyError. Now it sets
+    the default (JAX) before any library loads, and says the backend it ran on."""
+    pytest.importorskip("tf_keras")
+    import json
+    import os
+
+    environment = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).resolve().parents[1]), environment.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [sys.executable, "-m", "verify", "conformance", "--library", "tf_keras", "keras",
+         "--only", "keras:Zeros", "--dtype", "float32", "--workers", "0", "--out",
+         str(tmp_path), "--json"], capture_output=True, text=True, env=environment,
+        timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = json.loads(done.stdout)["entries"]
+    assert [(r["target"], r["backend"], r["verdict"]) for r in rows] == [
+        ("keras:Zeros", "jax", "pass")]
+
+
+def test_choose_backend_says_the_backend_of_a_keras_imported_before_it():
+    pytest.importorskip("tensorflow")
+    import os
+
+    environment = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
+    environment["PYTHONPATH"] = os.pathsep.join(
+        [str(Path(__file__).resolve().parents[1]), environment.get("PYTHONPATH", "")])
+    done = subprocess.run(
+        [sys.executable, "-c", "import os, keras\n"
+         "from verify.adapters.keras import choose_backend\n"
+         "choose_backend()\n"
+         "print(os.environ['KERAS_BACKEND'], keras.backend.backend())"],
+        capture_output=True, text=True, env=environment, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    said, actual = done.stdout.split()
+    assert said == actual

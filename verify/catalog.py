@@ -128,7 +128,7 @@ def keras_backends(requested: list[str] | None) -> list[str]:
     from verify.adapters.keras import choose_backend
 
     choose_backend()
-    return [os.environ["KERAS_BACKEND"]]
+    return [os.environ.get("KERAS_BACKEND") or "jax"]
 
 
 def load(libraries: list[str] | None = None, *,
@@ -144,6 +144,10 @@ def load(libraries: list[str] | None = None, *,
         raise ValueError(f"unknown library {unknown[0]!r}: use one of {', '.join(LIBRARIES)}")
     found: list[Entry] = []
     skipped: dict[str, str] = {}
+    if "keras" in names:  # before another library's import brings Keras in on its default
+        from verify.adapters.keras import choose_backend  # (TensorFlow's does, on tensorflow)
+
+        choose_backend()
     for name in names:
         try:
             module = importlib.import_module(LIBRARIES[name])

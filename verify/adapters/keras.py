@@ -105,8 +105,18 @@ MIN_LAYER_NUMEL = 64
 
 def choose_backend() -> None:
     """Before Keras is imported: unless ``KERAS_BACKEND`` is set, set it to ``jax``, or to
-    ``torch`` when JAX is not importable. Does not import Keras."""
-    if "keras" in sys.modules or "KERAS_BACKEND" in os.environ:
+    ``torch`` when JAX is not importable. Does not import Keras. Where something else has
+    imported Keras already (TensorFlow does, on Keras's own default backend), set it to
+    the backend that Keras runs on, so that this process says the backend it has."""
+    if "KERAS_BACKEND" in os.environ:
+        return
+    if "keras" in sys.modules:
+        try:
+            from keras.src.backend.config import backend
+
+            os.environ["KERAS_BACKEND"] = backend()
+        except Exception:  # a Keras without that module: its backend stays unsaid
+            pass
         return
     try:
         importlib.import_module("jax")
