@@ -284,3 +284,26 @@ def test_a_units_bound_child_ends_with_the_process_that_started_it(wrapped):
         parent.kill()
         if child and _running(child):
             os.kill(child, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("command", [
+    ["conformance", "--library", "torch", "--only", "torch:zeros_"],
+    ["audit", "torch:nn.Linear", "torch:nn.Conv2d"],
+    ["audit", "--zoo", "transformers", "--only", "GPT2Model"],
+    ["report", "--quick", "--store"],
+], ids=["conformance", "audit", "zoo", "report"])
+def test_a_results_store_that_is_a_file_is_one_line_and_exit_2(command, tmp_path, capsys):
+    """Found by hand: conformance --out FILE ended in a NotADirectoryError traceback."""
+    from verify.cli import main
+
+    if command[0] == "audit" and command[1] == "--zoo":
+        pytest.importorskip("transformers")
+    a_file = tmp_path / "file"
+    a_file.write_text("mine")
+    option = [] if command[-1] == "--store" else ["--out"]
+    extra = ["--out", str(tmp_path / "report")] if command[0] == "report" else []
+    status = main([*command, *option, str(a_file), *extra])
+    captured = capsys.readouterr()
+    assert status == 2 and captured.out == ""
+    assert captured.err.count("\n") == 1 and "is a file, not a directory" in captured.err
+    assert a_file.read_text() == "mine" and not (tmp_path / "report").exists()

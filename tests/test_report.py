@@ -17,7 +17,9 @@ import pytest
 
 from verify import report
 from verify.cli import main
+from verify.figures import FIGURES
 from verify.report import document, models
+from verify.report.sections import QUICK_CLAIMS
 
 TRANSFORMERS = importlib.util.find_spec("transformers") is not None
 ARGS = ["report", "--quick", "--libraries", "torch", "--seed", "7"]
@@ -53,7 +55,7 @@ def test_writes_every_file(built):
     out, _, _ = built
     doc = json.loads((out / "report.json").read_text())
     assert {p.name for p in out.iterdir()} == {"index.html", "report.md", "report.json",
-                                               "figures"}
+                                               "figures", "runs"}  # runs/: --store
     files = {p.name for p in (out / "figures").iterdir()}
     assert files == {Path(meta["file"]).name for meta in doc["figures"].values()}
     for name in ("claims-evidence", "depth-second-moments", "residual-gradient-ratio",
@@ -189,7 +191,11 @@ def test_interrupted_run_leaves_the_previous_report(built, tmp_path, monkeypatch
     out = tmp_path / "reports"
     shutil.copytree(previous, out)
     (out / "measurements.json").write_text("{}")
-    before = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    def report_files():  # runs/ is the results store beside it (--store): not the report
+        return {p.relative_to(out): p.read_bytes() for p in out.rglob("*")
+                if p.is_file() and p.relative_to(out).parts[0] != "runs"}
+
+    before = report_files()
 
     def interrupted(*args):
         raise KeyboardInterrupt
@@ -199,9 +205,12 @@ def test_interrupted_run_leaves_the_previous_report(built, tmp_path, monkeypatch
     assert status == 130
     assert stdout == ""
     assert "interrupted: nothing was written" in stderr and "intact" in stderr
-    after = {p.relative_to(out): p.read_bytes() for p in out.rglob("*") if p.is_file()}
-    assert after == before  # and no staging directory left behind
+    assert report_files() == before  # and no staging directory left behind
     assert not list(tmp_path.glob("**/.report-*"))
+    store = out / "runs" / "report"  # the claims, finished before the Ctrl-C, are kept
+    assert json.loads((store / "run.json").read_text())["status"] == "interrupted"
+    assert len(list((store / "units").glob("*.json"))) == len(QUICK_CLAIMS) + len(FIGURES)
+    assert "--resume takes them" in stderr
 
 
 def test_a_new_report_replaces_the_old_one_in_whole(built, tmp_path):
@@ -211,7 +220,7 @@ def test_a_new_report_replaces_the_old_one_in_whole(built, tmp_path):
     (out / "figures" / "stale.png").write_bytes(b"old")
     (out / ".gitkeep").write_text("")
     staging = tmp_path / "reports" / ".report-x"
-    shutil.copytree(previous, staging, ignore=shutil.ignore_patterns(".report-*"))
+    shutil.copytree(previous, staging, ignore=shutil.ignore_patterns(".report-*", "runs"))
     (staging / "report.md").write_text("new")
     report.publish(staging, out)
     assert (out / "report.md").read_text() == "new"
@@ -263,6 +272,27 @@ def test_an_embedded_cluster_gives_the_in_process_report(built, tmp_path):
     for name in figures:
         assert (out / "figures" / name).read_bytes() == \
             (alone / "figures" / name).read_bytes(), name
+
+
+def test_resume_takes_every_stored_item_and_gives_the_same_report(built, tmp_path):
+    """Each item's result went into the store (OUT/runs/report) as it ended; --resume
+    with that store runs none of them again, and the report is the same, figures
+    included."""
+    alone, _, _ = built
+    store = alone / "runs" / "report"
+    assert json.loads((store / "run.json").read_text())["status"] == "complete"
+    out = tmp_path / "again"
+    done = subprocess.run([sys.executable, "-m", "verify", *ARGS, "--out", str(out),
+                           "--store", str(store), "--resume"], capture_output=True,
+                          text=True, timeout=900, check=False)
+    assert done.returncode == 0, done.stderr
+    unchanged = re.findall(r"(\d+) of (\d+) units unchanged since the stored run",
+                           done.stderr)
+    assert len(unchanged) >= 5 and all(a == b for a, b in unchanged), done.stderr
+    again = json.loads((out / "report.json").read_text())
+    assert _results(again) == _results(json.loads((alone / "report.json").read_text()))
+    for path in (alone / "figures").iterdir():
+        assert (out / "figures" / path.name).read_bytes() == path.read_bytes(), path.name
 
 
 @pytest.mark.parametrize("argv, message", [

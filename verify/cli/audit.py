@@ -15,6 +15,7 @@ from verify.cli.options import (
     integer,
     positive_seconds,
     upstream_option,
+    writable_directory,
 )
 from verify.cli.output import end_progress, progress
 from verify.cli.schema import document, print_document
@@ -209,7 +210,8 @@ def _run_many(args: argparse.Namespace, *, seed: int, config: dict, kwargs: dict
     libraries = ("torch", *_libraries([SimpleNamespace(api=args.api or _api_of(t), target=t)
                                        for t in args.targets]))
     context = {"seed": seed, "code": code_digest(), "versions": versions(*libraries)}
-    store = Store(args.out, command=NAME, context=context, resume=args.resume)
+    store = Store(writable_directory(args.out), command=NAME, context=context,
+                  resume=args.resume)
     records = run_units(units, Options.from_args(args, libraries), store=store,
                         progress=progress)
     end_progress()
@@ -304,7 +306,7 @@ def run_zoo(args: argparse.Namespace) -> int:
     libraries = ("transformers", "torch")
     options = Options.from_args(args, libraries)
     out = ZOO_OUT if args.out == f"reports/runs/{NAME}" else args.out  # not the targets'
-    store = Store(out, command="audit --zoo", resume=args.resume,
+    store = Store(writable_directory(out), command="audit --zoo", resume=args.resume,
                   context={"seed": seed, "code": code_digest(),
                            "versions": versions(*libraries)})
     records = run_units(units, options, store=store, progress=progress)

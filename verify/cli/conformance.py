@@ -15,6 +15,7 @@ from verify.cli.options import (
     executor_options,
     run_options,
     upstream_option,
+    writable_directory,
 )
 from verify.cli.output import end_progress, progress
 from verify.cli.schema import document, print_document
@@ -172,7 +173,7 @@ def run_rows(units, args: argparse.Namespace, seed: int) -> list[dict]:
     libraries = sorted({distribution_of(e.library).requirement.split("[")[0]
                         for e, _ in units})
     options = Options.from_args(args, libraries)
-    store = Store(args.out, command=NAME, resume=args.resume,
+    store = Store(writable_directory(args.out), command=NAME, resume=args.resume,
                   context=_context(seed, libraries)) if args.out else None
     records = run_units(work, options, store=store, progress=progress)
     rows = []

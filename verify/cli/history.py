@@ -15,6 +15,7 @@ from verify.cli.options import (
     integer,
     run_options,
     upstream_option,
+    writable_directory,
 )
 from verify.cli.output import end_progress, progress
 from verify.cli.schema import document, print_document
@@ -148,7 +149,7 @@ def _executor(args: argparse.Namespace, plan):
     options = Options.from_args(args, libraries)
     store = None
     if args.out:
-        store = Store(args.out, command=NAME, resume=args.resume, context={
+        store = Store(writable_directory(args.out), command=NAME, resume=args.resume, context={
             "seed": plan.seed, "code": code_digest(), "versions": versions(*libraries)})
     return options, store
 

@@ -9,7 +9,13 @@ import dataclasses
 import json
 import sys
 
-from verify.cli.options import UsageError, executor_options, integer, run_options
+from verify.cli.options import (
+    UsageError,
+    executor_options,
+    integer,
+    run_options,
+    writable_directory,
+)
 from verify.cli.output import end_progress, progress
 from verify.cli.schema import document, print_document
 from verify.seeding import run_seed
@@ -89,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
         budget = dataclasses.replace(budget, explore=False)
     counts = calibration_plan(args)
     out = writable(args.out)
-    store = writable_directory(args.store) if "calibration" in sections else None
+    store = writable_directory(args.store, "--store") if "calibration" in sections else None
     if "peers" in sections:
         measure.load_mutants()  # fail now, not after minutes of work
     calibration = None
@@ -169,28 +175,6 @@ def writable(path_text: str):
             pass
     except OSError as error:
         raise UsageError(f"--out {path_text}: {existing} is not writable "
-                         f"({error.strerror}); choose another path") from None
-    return path
-
-
-def writable_directory(path_text: str):
-    """The results store's directory, refused now (exit 2) if it cannot be made or
-    written."""
-    import tempfile
-    from pathlib import Path
-
-    path = Path(path_text)
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"--store {path_text} exists and is not a directory: give a "
-                         "directory for the calibration's results")
-    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
-    if not existing.is_dir():
-        raise UsageError(f"--store {path_text}: {existing} is not a directory")
-    try:  # as writable() does: the one test that holds for every user
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as error:
-        raise UsageError(f"--store {path_text}: {existing} is not writable "
                          f"({error.strerror}); choose another path") from None
     return path
 

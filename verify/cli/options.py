@@ -140,8 +140,32 @@ def executor_options(parser, command: str, *, store: str | None = "--out") -> No
                        "$VERIFY_DASK_SCHEDULER, else the embedded cluster)")
     if store is None:
         return
-    group.add_argument(store, metavar="DIR", default=f"reports/runs/{command}",
-                       help="the results store, one file per unit as it finishes "
-                       "(default: %(default)s)")
+    group.add_argument(store, metavar="DIR",
+                       default=(None if command == "report" else f"reports/runs/{command}"),
+                       help="the results store, one file per unit as it finishes (default: "
+                       + ("OUT/runs/report, beside the report" if command == "report"
+                          else "%(default)s") + ")")
     group.add_argument("--resume", action="store_true",
                        help="take the stored result of every unit whose inputs are unchanged")
+
+
+def writable_directory(path_text: str, option: str = "--out"):
+    """A directory the command will write (a report, a results store), refused now with
+    exit 2 if it cannot be made or written later: a file there, a parent that is not a
+    directory, no permission."""
+    import tempfile
+    from pathlib import Path
+
+    path = Path(path_text)
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"{option} {path_text} is a file, not a directory: give a directory")
+    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise UsageError(f"{option} {path_text}: {existing} is not a directory")
+    try:  # the one test that holds for every user (root ignores permission bits)
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise UsageError(f"{option} {path_text}: {existing} is not writable "
+                         f"({error.strerror}); choose another directory") from None
+    return path

@@ -10,7 +10,13 @@ import sys
 import time
 
 from verify.catalog import LIBRARIES
-from verify.cli.options import UsageError, executor_options, integer, positive_seconds
+from verify.cli.options import (
+    UsageError,
+    executor_options,
+    integer,
+    positive_seconds,
+    writable_directory,
+)
 from verify.cli.output import end_progress
 from verify.seeding import DEFAULT_SEED, run_seed
 
@@ -46,7 +52,7 @@ def add_parser(commands) -> None:
                         help="add the model zoo table of the stored run in DIR, which "
                         "python -m verify audit --zoo transformers --out DIR wrote (default: "
                         "%(const)s); the report does not run the zoo")
-    executor_options(parser, NAME, store=None)
+    executor_options(parser, NAME, store="--store")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,19 +85,39 @@ def run(args: argparse.Namespace) -> int:
         words.append("--libraries " + " ".join(libraries))
     if args.zoo is not None:
         words.append(f"--zoo {shlex.quote(args.zoo)}")
+    store = _store(args, seed, settings)
     start = time.perf_counter()
     try:
-        document = report.run(out, settings, command=" ".join(words))
+        document = report.run(out, settings, command=" ".join(words), store=store)
     except KeyboardInterrupt:
         kept = ("the previous report there is intact" if (out / "index.html").exists()
                 else "there was no report there before")
         end_progress()
-        print(f"interrupted: nothing was written to {out}; {kept}", file=sys.stderr)
+        print(f"interrupted: nothing was written to {out}; {kept}; the finished items are "
+              f"in {args.store}: the same command with --resume takes them",
+              file=sys.stderr)
         return 130
     elapsed = time.perf_counter() - start
     print(report.summary_table(document, Path(args.out), elapsed))
     print(f"\nreport written to {out / 'index.html'} (seed {seed}, {elapsed:.0f} s)")
     return 0
+
+
+def _store(args: argparse.Namespace, seed: int, settings):
+    """The results store of the report's items (``--store``, ``--resume``): each item's
+    result as it ends, keyed by its inputs, this project's code and the libraries'
+    versions."""
+    from pathlib import Path
+
+    from verify.execute.store import Store, code_digest
+    from verify.versions import versions
+
+    if args.store is None:
+        args.store = str(Path(args.out) / "runs" / NAME)
+    return Store(writable_directory(args.store, "--store"), command=NAME,
+                 resume=args.resume, context={"seed": seed, "code": code_digest(),
+                                              "versions": versions(
+                                                  *settings.executor.libraries)})
 
 
 def _executor(args: argparse.Namespace, settings, libraries):
@@ -109,21 +135,3 @@ def _executor(args: argparse.Namespace, settings, libraries):
     return options
 
 
-def writable_directory(path_text: str):
-    """The report directory, refused now (exit 2) if it cannot be written later."""
-    import tempfile
-    from pathlib import Path
-
-    path = Path(path_text)
-    if path.exists() and not path.is_dir():
-        raise UsageError(f"--out {path_text} is a file: give a directory")
-    existing = next((p for p in (path, *path.parents) if p.exists()), Path("."))
-    if not existing.is_dir():
-        raise UsageError(f"--out {path_text}: {existing} is not a directory")
-    try:
-        with tempfile.TemporaryFile(dir=existing):
-            pass
-    except OSError as error:
-        raise UsageError(f"--out {path_text}: {existing} is not writable "
-                         f"({error.strerror}); choose another directory") from None
-    return path

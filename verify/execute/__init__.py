@@ -85,7 +85,9 @@ class Record:
     cached: bool = False
 
     def to_store(self) -> dict:
-        return {"status": self.status, "result": self.result, "error": self.error,
+        from verify.execute.store import encode_result
+
+        return {"status": self.status, "result": encode_result(self.result), "error": self.error,
                 "worker": self.worker, "seconds": round(self.seconds, 3)}
 
 
@@ -126,6 +128,8 @@ def run_units(units: Sequence[Unit], options: Options, *, store=None,
     """Run ``units``; their records, in the order given. ``finished`` is told each record
     as it is known (taken from the store, or as its unit ends). ``last=False``: a round of
     a command that runs several (``history``), which marks its store complete itself."""
+    from verify.execute.store import decode_result
+
     say = progress or (lambda text: None)
     told = finished or (lambda record: None)
     records: dict[str, Record] = {}
@@ -133,7 +137,8 @@ def run_units(units: Sequence[Unit], options: Options, *, store=None,
     for unit in units:
         stored = store.lookup(unit.key, unit.arguments) if store is not None else None
         if stored is not None:
-            records[unit.key] = Record(unit.key, stored["status"], stored.get("result"),
+            records[unit.key] = Record(unit.key, stored["status"],
+                                       decode_result(stored.get("result")),
                                        stored.get("error", ""), stored.get("worker", ""),
                                        stored.get("seconds", 0.0), cached=True)
             told(records[unit.key])

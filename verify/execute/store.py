@@ -16,10 +16,12 @@ nothing half-written.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import json
 import os
+import pickle
 import tempfile
 import time
 from pathlib import Path
@@ -39,10 +41,44 @@ def code_digest() -> str:
     return digest.hexdigest()
 
 
+def _stable(value) -> str:
+    """A text for a value JSON cannot hold that is the same in every run: a function or a
+    class by its import path (its ``str`` holds a memory address), else its ``repr`` (a
+    dataclass's lists its fields; an object whose ``repr`` has an address changes the
+    digest each run, so its unit runs again: never a stale result)."""
+    if callable(value) and hasattr(value, "__qualname__"):
+        return f"{getattr(value, '__module__', '')}.{value.__qualname__}"
+    return repr(value)
+
+
 def unit_digest(key: str, arguments: dict, context: dict) -> str:
     text = json.dumps({"key": key, "arguments": arguments, "context": context},
-                      sort_keys=True, default=str)
+                      sort_keys=True, default=_stable)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+PICKLED = "pickled"
+"""The key of a stored result that JSON cannot hold (a report's claim result, a figure's
+PNG bytes): the value pickled, in base64. A store is read back only by the runs of the
+user who wrote it (``--resume``): loading a pickle runs code, so take no store from
+elsewhere."""
+
+
+def encode_result(value):
+    """``value`` as it is when it is JSON (a command's rows), else ``{PICKLED: base64}``."""
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        pass
+    return {PICKLED: base64.b64encode(pickle.dumps(value)).decode("ascii")}
+
+
+def decode_result(value):
+    """The value :func:`encode_result` stored."""
+    if isinstance(value, dict) and set(value) == {PICKLED}:
+        return pickle.loads(base64.b64decode(value[PICKLED]))
+    return value
 
 
 def write_json(path: Path, value) -> None:
@@ -77,7 +113,7 @@ class Store:
                     self.cached[path.stem] = record
         elif self.units.is_dir():
             for path in self.units.glob("*.json"):  # a new run: the old results go
-                path.unlink()
+                path.unlink(missing_ok=True)
         self.units.mkdir(parents=True, exist_ok=True)
         self.started = time.time()
 

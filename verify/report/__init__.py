@@ -27,6 +27,7 @@ from verify.report import document, render
 from verify.report.models import run_models
 from verify.report.progress import Progress
 from verify.report.sections import (
+    STORE,
     Section,
     Settings,
     family_wise,
@@ -127,9 +128,11 @@ def _finite(value):
 
 
 def run(out: Path, settings: Settings, *, progress: Progress | None = None,
-        command: str = "python -m verify report") -> dict:
+        command: str = "python -m verify report", store=None) -> dict:
     """Run every section and publish the report in ``out``; return ``report.json``'s
-    document. On any exception (Ctrl-C included) nothing in ``out`` changes."""
+    document. On any exception (Ctrl-C included) nothing in ``out`` changes. ``store`` (a
+    :class:`verify.execute.store.Store`, or None) keeps each item's result as it ends, for
+    a later run's ``--resume``."""
     progress = progress or Progress(SECTIONS)
     parent = staging_parent(out)
     staging = Path(tempfile.mkdtemp(prefix=".report-", dir=parent))
@@ -148,14 +151,24 @@ def run(out: Path, settings: Settings, *, progress: Progress | None = None,
             sections.append(section)
             return section
 
-        with session(settings.executor):  # one cluster for every section
-            claims = finish(timed(run_claims, settings, progress, figures))
-            depth = finish(timed(run_depth, settings, progress, figures))
-            conformance = finish(timed(run_conformance, settings, progress, figures))
-            rows = conformance.data["rows"]
-            deviations = finish(timed(run_deviations, settings, progress, figures, rows))
-            statistics = finish(timed(run_statistics, settings, progress, figures))
-            models = finish(timed(run_models, settings, progress, figures))
+        stored = STORE.set(store)
+        try:
+            with session(settings.executor):  # one cluster for every section
+                claims = finish(timed(run_claims, settings, progress, figures))
+                depth = finish(timed(run_depth, settings, progress, figures))
+                conformance = finish(timed(run_conformance, settings, progress, figures))
+                rows = conformance.data["rows"]
+                deviations = finish(timed(run_deviations, settings, progress, figures, rows))
+                statistics = finish(timed(run_statistics, settings, progress, figures))
+                models = finish(timed(run_models, settings, progress, figures))
+        except KeyboardInterrupt:
+            if store is not None:  # the finished items stay, for --resume
+                store.mark("interrupted", sections=len(sections))
+            raise
+        finally:
+            STORE.reset(stored)
+        if store is not None:
+            store.mark("complete", sections=len(sections))
         written = {}
         for section in (claims, depth, deviations, statistics, models):
             written.update(section.figures)

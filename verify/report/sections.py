@@ -12,6 +12,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -177,6 +178,11 @@ def _has_relative_checks(result: claims_module.ClaimResult) -> bool:
                for e in result.explorations for x in e.examples for c in x.results)
 
 
+STORE: ContextVar = ContextVar("report_store", default=None)
+"""The results store of the report being run (:func:`verify.report.run`), or None: each
+item's result goes there as it ends, and ``--resume`` takes those of unchanged items."""
+
+
 class UnitFailed(RuntimeError):
     """An item of a section raised: the report stops, as it would in this process."""
 
@@ -198,8 +204,8 @@ def on_executor(tasks: Sequence[tuple[str, Callable, dict]], settings: Settings,
         if record.status == "done":
             progress.done(record.key, describe(record.result), seconds=record.seconds)
 
-    records = run_units(units, settings.executor, progress=progress.executor,
-                        finished=finished)
+    records = run_units(units, settings.executor, store=STORE.get(),
+                        progress=progress.executor, finished=finished, last=False)
     for record in records:
         if record.status != "done":
             raise UnitFailed(f"{record.key}: {record.error}")
